@@ -1,0 +1,209 @@
+"""The pipeline, generic over an ``upload(job)`` coroutine; it knows nothing of S3.
+
+    source ──► producer ──► work queue ──► N workers ──► upload(job)
+                                 ▲              │ Retry
+                                 │              ▼
+                            retry lane ◄── bounded error queue
+
+Why it cannot deadlock or finish early:
+- Bound at admission: the producer takes a slot before a job enters the pipeline, and the slot
+  is given back only at the job's final outcome. Retries keep their slot. So the work queue
+  never holds more than ``admission`` jobs and is unbounded in type: putting into it never
+  blocks, and the retry lane (which only ever blocks on the error queue) always drains.
+- One definition of done: the source is exhausted and no admitted job is unfinished.
+- One owner: every task lives in one TaskGroup; the run returns only once all have exited, and
+  an exception or cancellation anywhere tears everything down.
+
+What ``upload`` may do:
+- return the number of requests it sent: the job is done;
+- raise ``Skip``: done, deliberately not sent;
+- raise ``Retry``: sent ``attempts`` requests and may succeed later; retried after a backoff
+  with jitter until the job has used ``max_attempts`` requests, then it fails with that reason;
+- raise ``GiveUp``: fails now, with its reason;
+- raise anything else: fatal to the run; it propagates to the caller after teardown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import random
+from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar
+
+T = TypeVar("T")
+
+
+class Retry(Exception):
+    """A transient failure: worth another try after a pause."""
+
+    def __init__(self, reason: str, *, attempts: int = 1) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.attempts = attempts
+
+
+class GiveUp(Exception):
+    """A permanent failure of this one job."""
+
+    def __init__(self, reason: str, *, attempts: int = 1) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.attempts = attempts
+
+
+class Skip(Exception):
+    """The job is deliberately not sent."""
+
+    def __init__(self, reason: str, *, attempts: int = 0) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.attempts = attempts
+
+
+@dataclass(slots=True)
+class Job(Generic[T]):
+    item: T
+    attempts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    status: Literal["uploaded", "skipped", "failed"]
+    attempts: int
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Exponential backoff with full jitter: a pause drawn from [0, min(cap, base * 2**(n-1))]."""
+
+    base: float = 0.1
+    cap: float = 10.0
+
+    def delay(self, attempts: int, rng: random.Random) -> float:
+        if self.base <= 0:
+            return 0.0
+        return rng.uniform(0.0, min(self.cap, self.base * 2 ** (attempts - 1)))
+
+
+NO_BACKOFF = Backoff(base=0.0)
+
+
+async def run_pipeline(
+    source: AsyncIterable[T],
+    upload: Callable[[Job[T]], Awaitable[int]],
+    *,
+    workers: int,
+    max_attempts: int,
+    on_outcome: Callable[[T, Outcome], None],
+    on_retry: Callable[[T, str], None] | None = None,
+    admission: int | None = None,
+    error_queue_size: int | None = None,
+    backoff: Backoff = Backoff(),
+    rng: random.Random | None = None,
+) -> None:
+    """Run every item of ``source`` through ``upload``; report each final outcome exactly once."""
+    if workers < 1 or max_attempts < 1:
+        raise ValueError("workers and max_attempts must be at least 1")
+    admission = admission if admission is not None else 2 * workers
+    if admission < 1:
+        raise ValueError("admission must be at least 1")
+    rng = rng or random.Random()
+    loop = asyncio.get_running_loop()
+    slots = asyncio.Semaphore(admission)
+    work: asyncio.Queue[Job[T]] = asyncio.Queue()
+    errors: asyncio.Queue[Job[T]] = asyncio.Queue(error_queue_size or workers)
+    unfinished = 0
+    source_exhausted = False
+    all_done = asyncio.Event()
+
+    def finish(job: Job[T], outcome: Outcome) -> None:
+        nonlocal unfinished
+        unfinished -= 1
+        slots.release()
+        if source_exhausted and unfinished == 0:
+            all_done.set()
+        on_outcome(job.item, outcome)
+
+    async def produce() -> None:
+        nonlocal unfinished, source_exhausted
+        async for item in source:
+            await slots.acquire()
+            unfinished += 1
+            work.put_nowait(Job(item))
+        source_exhausted = True
+        if unfinished == 0:
+            all_done.set()
+
+    async def worker() -> None:
+        while True:
+            job = await work.get()
+            try:
+                sent = await upload(job)
+            except Retry as exc:
+                job.attempts += exc.attempts
+                if job.attempts >= max_attempts:
+                    finish(job, Outcome("failed", job.attempts, exc.reason))
+                else:
+                    if on_retry is not None:
+                        on_retry(job.item, exc.reason)
+                    await errors.put(job)
+            except GiveUp as exc:
+                job.attempts += exc.attempts
+                finish(job, Outcome("failed", job.attempts, exc.reason))
+            except Skip as exc:
+                job.attempts += exc.attempts
+                finish(job, Outcome("skipped", job.attempts, exc.reason))
+            else:
+                job.attempts += sent
+                finish(job, Outcome("uploaded", job.attempts))
+
+    async def retry_lane() -> None:
+        # A delay line: jobs wait here, off the workers, until their backoff has passed.
+        delayed: list[tuple[float, int, Job[T]]] = []
+        order = itertools.count()
+        while True:
+            while delayed and delayed[0][0] <= loop.time():
+                work.put_nowait(heapq.heappop(delayed)[2])
+            try:
+                async with asyncio.timeout_at(delayed[0][0] if delayed else None):
+                    job = await errors.get()
+            except TimeoutError:
+                continue
+            due = loop.time() + backoff.delay(job.attempts, rng)
+            heapq.heappush(delayed, (due, next(order), job))
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            helpers = [group.create_task(retry_lane())]
+            helpers += [group.create_task(worker()) for _ in range(workers)]
+            producer = group.create_task(produce())
+            await all_done.wait()
+            await producer
+            for task in helpers:
+                task.cancel()
+    except BaseExceptionGroup as group_error:
+        # The first real error is what the caller needs; the rest are its echoes in other tasks.
+        raise first_cause(group_error) from None
+
+
+async def run_together(*coroutines: Coroutine[Any, Any, None]) -> None:
+    """Run coroutines as one unit: all finish, or the first error cancels the rest and is raised."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            for coroutine in coroutines:
+                group.create_task(coroutine)
+    except BaseExceptionGroup as group_error:
+        raise first_cause(group_error) from None
+
+
+def first_cause(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            return first_cause(exc)
+        if not isinstance(exc, asyncio.CancelledError):
+            return exc
+    return group.exceptions[0]

@@ -1,0 +1,189 @@
+"""Multipart uploads: parts read a budgeted slice at a time, sent concurrently, always completed
+or aborted.
+
+Memory: a part's bytes are read only once the byte budget grants them and are released when
+the part's request ends, so parts in memory x part size <= the budget, however large the file.
+Nothing left behind: any exit other than success (a part out of attempts, the file changing,
+cancellation, Ctrl-C) aborts the upload before the exception goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from s3flood._body import (
+    MULTIPART_ALGORITHM,
+    ChangedWhileReading,
+    ChecksumName,
+    Snapshot,
+    checksum_params,
+    read_range,
+)
+from s3flood._budget import ByteBudget
+from s3flood._engine import GiveUp, Retry, first_cause
+from s3flood._requests import Requests
+
+log = logging.getLogger("s3flood")
+
+MIN_PART_SIZE = 5 * 1024**2
+MAX_PARTS = 10_000
+MAX_OBJECT_SIZE = 5 * 1024**4
+_ABORT_TIMEOUT = 15.0
+
+
+@dataclass(frozen=True, slots=True)
+class PartPlan:
+    part_size: int
+    count: int
+
+    def span(self, index: int, size: int) -> tuple[int, int]:
+        offset = index * self.part_size
+        return offset, min(self.part_size, size - offset)
+
+
+def plan_parts(size: int, part_size: int, *, max_parts: int = MAX_PARTS) -> PartPlan:
+    """The part size, doubled until ``size`` fits in ``max_parts`` parts."""
+    while part_size * max_parts < size:
+        part_size *= 2
+    return PartPlan(part_size, max(1, -(-size // part_size)))
+
+
+async def upload_multipart(
+    requests: Requests,
+    budget: ByteBudget,
+    *,
+    path: str,
+    key: str,
+    size: int,
+    part_size: int,
+    checksum: ChecksumName | None,
+    extra: dict[str, Any],
+    on_bytes: Callable[[int], None],
+) -> tuple[int, int]:
+    """Upload ``path`` as a multipart object; returns (most requests for one part, bytes sent)."""
+    if size > MAX_OBJECT_SIZE:
+        raise GiveUp(f"file too large: {size} bytes, S3 allows 5 TiB", attempts=0)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise GiveUp(f"cannot read: {exc.strerror or exc}", attempts=0) from exc
+    try:
+        st = os.fstat(fd)
+        start = Snapshot(st.st_size, st.st_mtime_ns)
+        plan = plan_parts(start.size, part_size)
+        algorithm = MULTIPART_ALGORITHM[checksum]
+        create_params = dict(extra, Key=key)
+        if algorithm is not None:
+            create_params["ChecksumAlgorithm"] = algorithm
+        created, most = await requests.call_retrying("create_multipart_upload", **create_params)
+        upload = _Upload(requests, key, created["UploadId"], checksum, on_bytes)
+        try:
+            most = max(most, await upload.send_parts(fd, budget, plan, start))
+            _, sent = await requests.call_retrying(
+                "complete_multipart_upload",
+                Key=key,
+                UploadId=upload.upload_id,
+                MultipartUpload={"Parts": upload.completed_parts()},
+            )
+        except BaseException:
+            on_bytes(-upload.bytes_sent)
+            await upload.abort()
+            raise
+        requests.anything_written = True
+        return max(most, sent), start.size
+    except ChangedWhileReading:
+        raise Retry("changed during upload", attempts=1) from None
+    finally:
+        os.close(fd)
+
+
+class _Upload:
+    def __init__(
+        self,
+        requests: Requests,
+        key: str,
+        upload_id: str,
+        checksum: ChecksumName | None,
+        on_bytes: Callable[[int], None],
+    ) -> None:
+        self.requests = requests
+        self.key = key
+        self.upload_id = upload_id
+        self.sign = checksum_params(checksum)
+        self.on_bytes = on_bytes
+        self.bytes_sent = 0
+        self._parts: dict[int, dict[str, Any]] = {}
+
+    async def send_parts(self, fd: int, budget: ByteBudget, plan: PartPlan, start: Snapshot) -> int:
+        most = 0
+
+        async def send(number: int, data: bytes, reserved: int) -> None:
+            nonlocal most
+            try:
+                checksum = self.sign(data)
+                response, attempts = await self.requests.call_retrying(
+                    "upload_part",
+                    Key=self.key,
+                    UploadId=self.upload_id,
+                    PartNumber=number,
+                    Body=data,
+                    **checksum,
+                )
+            except GiveUp as exc:
+                raise GiveUp(f"part {number}/{plan.count}: {exc.reason}", attempts=exc.attempts) from exc
+            finally:
+                budget.release(reserved)
+            most = max(most, attempts)
+            part = {"PartNumber": number, "ETag": response["ETag"]}
+            part.update({k: v for k, v in checksum.items() if k.startswith("Checksum")})
+            self._parts[number] = part
+            self.bytes_sent += len(data)
+            self.on_bytes(len(data))
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for index in range(plan.count):
+                    offset, length = plan.span(index, start.size)
+                    reserved = await budget.acquire(length)
+                    try:
+                        data = await asyncio.to_thread(read_range, fd, offset, length, start)
+                    except BaseException:
+                        budget.release(reserved)
+                        raise
+                    group.create_task(send(index + 1, data, reserved))
+        except BaseExceptionGroup as group_error:
+            raise first_cause(group_error) from None
+        return most
+
+    def completed_parts(self) -> list[dict[str, Any]]:
+        return [self._parts[number] for number in sorted(self._parts)]
+
+    async def abort(self) -> None:
+        """Abort, shielded from the cancellation that may have brought us here."""
+        try:
+            await asyncio.shield(asyncio.wait_for(self._abort(), _ABORT_TIMEOUT))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the original failure matters more; say what is left over
+            log.warning("could not abort multipart upload %s of %s: %s", self.upload_id, self.key, exc)
+
+    async def _abort(self) -> None:
+        client = self.requests.client
+        for attempt in range(3):
+            try:
+                await client.abort_multipart_upload(
+                    Bucket=self.requests.bucket, Key=self.key, UploadId=self.upload_id
+                )
+                return
+            except Exception as exc:
+                if "NoSuchUpload" in str(exc) or attempt == 2:
+                    if attempt == 2:
+                        raise
+                    return
+                await asyncio.sleep(0.2 * (attempt + 1))
+

@@ -1,0 +1,210 @@
+"""One run: wires walk -> engine -> sender, and turns outcomes into the tally, the manifest and
+progress events. The CLI keeps a handle on it so that an interrupted run can still report."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aioboto3
+
+from s3flood._budget import ByteBudget
+from s3flood._classify import Kind, Verdict, destination_error
+from s3flood._client import ClientSettings, has_credentials, open_client
+from s3flood._engine import Backoff, Job, Outcome, run_pipeline, run_together
+from s3flood._events import EventKind, ProgressCallback, ProgressEvent
+from s3flood._limiter import RequestLimiter
+from s3flood._manifest import ManifestWriter
+from s3flood._options import UploadOptions
+from s3flood._remote import RemoteIndex, UnchangedCheck
+from s3flood._report import FailedUpload, Tally, UploadReport
+from s3flood._requests import Requests
+from s3flood._sender import DryRunSender, S3Sender, SendSettings
+from s3flood._walk import FileEntry, PathFilter, check_source, stream, walk
+
+
+class Run:
+    def __init__(
+        self,
+        root: str,
+        bucket: str,
+        options: UploadOptions,
+        *,
+        session: aioboto3.Session | None = None,
+        client: Any = None,
+        on_progress: ProgressCallback | None = None,
+        backoff: Backoff = Backoff(),
+    ) -> None:
+        self.root = root
+        self.bucket = bucket
+        self.options = options
+        self.session = session
+        self.client = client
+        self.on_progress = on_progress
+        self.backoff = backoff
+        self.tally = Tally()
+        self.bytes_done = 0
+        self.live_retries = 0
+        self.walk_finished = False
+        self.limiter: RequestLimiter | None = None
+        self._manifest: ManifestWriter | None = None
+        self._started = time.monotonic()
+
+    def report(self, *, interrupted: bool = False) -> UploadReport:
+        return self.tally.freeze(
+            elapsed=time.monotonic() - self._started,
+            dry_run=self.options.dry_run,
+            interrupted=interrupted,
+        )
+
+    async def execute(self) -> UploadReport:
+        await asyncio.to_thread(check_source, self.root)
+        self._started = time.monotonic()
+        options = self.options
+        if options.manifest is not None:
+            self._manifest = ManifestWriter(options.manifest)
+        try:
+            if options.dry_run and not options.skip_unchanged:
+                await self._pipeline(DryRunSender(None))
+            else:
+                await self._with_client()
+        finally:
+            if self._manifest is not None:
+                self._manifest.close()
+        return self.report()
+
+    async def _with_client(self) -> None:
+        options = self.options
+        if self.client is None and not await has_credentials(self.session):
+            raise destination_error(Verdict(Kind.FATAL, "", "NoCredentials", 0), self.bucket)
+        async with self._open_client() as client:
+            self.limiter = RequestLimiter(options.concurrency)
+            requests = Requests(
+                client,
+                self.bucket,
+                self.limiter,
+                max_attempts=options.max_attempts,
+                backoff=self.backoff,
+            )
+            unchanged = None
+            tasks = []
+            if options.skip_unchanged:
+                index = RemoteIndex()
+                tasks.append(index.load(requests, options.prefix))
+                unchanged = UnchangedCheck(index, options.part_size, options.multipart_threshold)
+            sender: Any
+            if options.dry_run:
+                sender = DryRunSender(unchanged)
+            else:
+                sender = S3Sender(
+                    requests,
+                    ByteBudget(options.buffer_bytes),
+                    SendSettings(options.multipart_threshold, options.part_size, options.checksum),
+                    self._on_bytes,
+                    unchanged,
+                )
+            tasks.append(self._pipeline(sender))
+            await run_together(*tasks)
+
+    @contextlib.asynccontextmanager
+    async def _open_client(self) -> AsyncIterator[Any]:
+        if self.client is not None:
+            yield self.client  # the caller's: theirs to close
+            return
+        settings = ClientSettings(
+            concurrency=self.options.concurrency,
+            endpoint_url=self.options.endpoint_url,
+            region=self.options.region,
+            connect_timeout=self.options.connect_timeout,
+            read_timeout=self.options.read_timeout,
+        )
+        async with open_client(settings, self.session) as client:
+            yield client
+
+    async def _pipeline(self, sender: Any) -> None:
+        options = self.options
+
+        async def upload(job: Job[FileEntry]) -> int:
+            result: int = await sender(job)
+            return result
+
+        await run_pipeline(
+            self._source(),
+            upload,
+            workers=options.concurrency,
+            max_attempts=options.max_attempts,
+            on_outcome=self._on_outcome,
+            on_retry=self._on_retry,
+            backoff=self.backoff,
+        )
+
+    async def _source(self) -> AsyncIterator[FileEntry]:
+        options = self.options
+        entries = walk(
+            self.root,
+            prefix=options.prefix,
+            path_filter=PathFilter(options.include, options.exclude),
+            follow_symlinks=options.follow_symlinks,
+        )
+        tally = self.tally
+        async for entry in stream(entries):
+            tally.found += 1
+            tally.bytes_found += entry.size
+            self._emit("found", entry.path, 0)
+            yield entry
+        self.walk_finished = True
+        self._emit("walk_finished", "", 0)
+
+    def _on_bytes(self, entry: FileEntry, delta: int) -> None:
+        self.bytes_done += delta
+        self._emit("bytes", entry.path, delta)
+
+    def _on_retry(self, entry: FileEntry, reason: str) -> None:
+        self.live_retries += 1
+        self._emit("retry", entry.path, 0)
+
+    def _on_outcome(self, entry: FileEntry, outcome: Outcome) -> None:
+        tally = self.tally
+        status = outcome.status
+        if status == "uploaded":
+            tally.uploaded += 1
+            tally.bytes_uploaded += entry.size
+        elif status == "skipped":
+            tally.skipped += 1
+        else:
+            tally.failed.append(FailedUpload(entry.path, entry.key, outcome.reason, outcome.attempts))
+        if outcome.attempts > 1:
+            tally.retries += outcome.attempts - 1
+        if self._manifest is not None:
+            self._manifest.write(
+                path=entry.path,
+                key=entry.key,
+                size=entry.size,
+                outcome=status,
+                attempts=outcome.attempts,
+                error=outcome.reason if status == "failed" else None,
+                reason=outcome.reason if status == "skipped" else None,
+            )
+        self._emit(status, entry.path, 0)
+
+    def _emit(self, kind: EventKind, path: str, delta: int) -> None:
+        if self.on_progress is None:
+            return
+        tally = self.tally
+        self.on_progress(
+            ProgressEvent(
+                kind=kind,
+                path=path,
+                bytes=delta,
+                files_found=tally.found,
+                files_done=tally.done,
+                bytes_found=tally.bytes_found,
+                bytes_done=self.bytes_done,
+                failed=len(tally.failed),
+                retries=self.live_retries,
+                walk_finished=self.walk_finished,
+            )
+        )
