@@ -1,6 +1,6 @@
 """Write N small files containing ``Hello World!`` into a folder (the seed's generator).
 
-    python examples/generate.py DIR [--count 50000]
+python examples/generate.py DIR [--count 50000]
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ def generate(directory: str | os.PathLike[str], count: int = 50_000) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("directory")
     parser.add_argument("--count", type=int, default=50_000)
     args = parser.parse_args()

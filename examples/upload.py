@@ -14,7 +14,9 @@ import asyncio
 import s3flood
 
 
-async def upload(directory: str, bucket: str, prefix: str = "", endpoint_url: str | None = None) -> s3flood.UploadReport:
+async def upload(
+    directory: str, bucket: str, prefix: str = "", endpoint_url: str | None = None
+) -> s3flood.UploadReport:
     report = await s3flood.upload_directory(
         directory, bucket, prefix=prefix, endpoint_url=endpoint_url, concurrency=100
     )
@@ -33,7 +35,9 @@ def describe(report: s3flood.UploadReport) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("directory")
     parser.add_argument("bucket")
     parser.add_argument("--prefix", default="")

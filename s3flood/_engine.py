@@ -89,6 +89,7 @@ class Backoff:
         return rng.uniform(0.0, min(self.cap, self.base * 2 ** (attempts - 1)))
 
 
+DEFAULT_BACKOFF = Backoff()
 NO_BACKOFF = Backoff(base=0.0)
 
 
@@ -102,7 +103,7 @@ async def run_pipeline(
     on_retry: Callable[[T, str], None] | None = None,
     admission: int | None = None,
     error_queue_size: int | None = None,
-    backoff: Backoff = Backoff(),
+    backoff: Backoff = DEFAULT_BACKOFF,
     rng: random.Random | None = None,
 ) -> None:
     """Run every item of ``source`` through ``upload``; report each final outcome exactly once."""
@@ -111,83 +112,114 @@ async def run_pipeline(
     admission = admission if admission is not None else 2 * workers
     if admission < 1:
         raise ValueError("admission must be at least 1")
-    rng = rng or random.Random()
-    loop = asyncio.get_running_loop()
-    slots = asyncio.Semaphore(admission)
-    work: asyncio.Queue[Job[T]] = asyncio.Queue()
-    errors: asyncio.Queue[Job[T]] = asyncio.Queue(error_queue_size or workers)
-    unfinished = 0
-    source_exhausted = False
-    all_done = asyncio.Event()
+    pipeline = _Pipeline(
+        upload,
+        max_attempts=max_attempts,
+        on_outcome=on_outcome,
+        on_retry=on_retry,
+        admission=admission,
+        error_queue_size=error_queue_size or workers,
+        backoff=backoff,
+        rng=rng or random.Random(),
+    )
+    await pipeline.run(source, workers)
 
-    def finish(job: Job[T], outcome: Outcome) -> None:
-        nonlocal unfinished
-        unfinished -= 1
-        slots.release()
-        if source_exhausted and unfinished == 0:
-            all_done.set()
-        on_outcome(job.item, outcome)
 
-    async def produce() -> None:
-        nonlocal unfinished, source_exhausted
+class _Pipeline(Generic[T]):
+    def __init__(
+        self,
+        upload: Callable[[Job[T]], Awaitable[int]],
+        *,
+        max_attempts: int,
+        on_outcome: Callable[[T, Outcome], None],
+        on_retry: Callable[[T, str], None] | None,
+        admission: int,
+        error_queue_size: int,
+        backoff: Backoff,
+        rng: random.Random,
+    ) -> None:
+        self.upload = upload
+        self.max_attempts = max_attempts
+        self.on_outcome = on_outcome
+        self.on_retry = on_retry
+        self.backoff = backoff
+        self.rng = rng
+        self.slots = asyncio.Semaphore(admission)
+        self.work: asyncio.Queue[Job[T]] = asyncio.Queue()  # bounded by admission
+        self.errors: asyncio.Queue[Job[T]] = asyncio.Queue(error_queue_size)
+        self.unfinished = 0
+        self.source_exhausted = False
+        self.all_done = asyncio.Event()
+
+    async def run(self, source: AsyncIterable[T], workers: int) -> None:
+        try:
+            async with asyncio.TaskGroup() as group:
+                helpers = [group.create_task(self.retry_lane())]
+                helpers += [group.create_task(self.worker()) for _ in range(workers)]
+                producer = group.create_task(self.produce(source))
+                await self.all_done.wait()
+                await producer
+                for task in helpers:
+                    task.cancel()
+        except BaseExceptionGroup as group_error:
+            # The first real error is what the caller needs; the rest are its echoes.
+            raise first_cause(group_error) from None
+
+    def finish(self, job: Job[T], outcome: Outcome) -> None:
+        self.unfinished -= 1
+        self.slots.release()
+        if self.source_exhausted and self.unfinished == 0:
+            self.all_done.set()
+        self.on_outcome(job.item, outcome)
+
+    async def produce(self, source: AsyncIterable[T]) -> None:
         async for item in source:
-            await slots.acquire()
-            unfinished += 1
-            work.put_nowait(Job(item))
-        source_exhausted = True
-        if unfinished == 0:
-            all_done.set()
+            await self.slots.acquire()
+            self.unfinished += 1
+            self.work.put_nowait(Job(item))
+        self.source_exhausted = True
+        if self.unfinished == 0:
+            self.all_done.set()
 
-    async def worker() -> None:
+    async def worker(self) -> None:
         while True:
-            job = await work.get()
+            job = await self.work.get()
             try:
-                sent = await upload(job)
+                sent = await self.upload(job)
             except Retry as exc:
                 job.attempts += exc.attempts
-                if job.attempts >= max_attempts:
-                    finish(job, Outcome("failed", job.attempts, exc.reason))
-                else:
-                    if on_retry is not None:
-                        on_retry(job.item, exc.reason)
-                    await errors.put(job)
+                if job.attempts >= self.max_attempts:
+                    self.finish(job, Outcome("failed", job.attempts, exc.reason))
+                    continue
+                if self.on_retry is not None:
+                    self.on_retry(job.item, exc.reason)
+                await self.errors.put(job)
             except GiveUp as exc:
                 job.attempts += exc.attempts
-                finish(job, Outcome("failed", job.attempts, exc.reason))
+                self.finish(job, Outcome("failed", job.attempts, exc.reason))
             except Skip as exc:
                 job.attempts += exc.attempts
-                finish(job, Outcome("skipped", job.attempts, exc.reason))
+                self.finish(job, Outcome("skipped", job.attempts, exc.reason))
             else:
                 job.attempts += sent
-                finish(job, Outcome("uploaded", job.attempts))
+                self.finish(job, Outcome("uploaded", job.attempts))
 
-    async def retry_lane() -> None:
-        # A delay line: jobs wait here, off the workers, until their backoff has passed.
+    async def retry_lane(self) -> None:
+        """A delay line: jobs wait here, off the workers, until their backoff has passed.
+        It blocks only on the error queue; putting into the work queue never blocks."""
+        loop = asyncio.get_running_loop()
         delayed: list[tuple[float, int, Job[T]]] = []
         order = itertools.count()
         while True:
             while delayed and delayed[0][0] <= loop.time():
-                work.put_nowait(heapq.heappop(delayed)[2])
+                self.work.put_nowait(heapq.heappop(delayed)[2])
             try:
                 async with asyncio.timeout_at(delayed[0][0] if delayed else None):
-                    job = await errors.get()
+                    job = await self.errors.get()
             except TimeoutError:
                 continue
-            due = loop.time() + backoff.delay(job.attempts, rng)
+            due = loop.time() + self.backoff.delay(job.attempts, self.rng)
             heapq.heappush(delayed, (due, next(order), job))
-
-    try:
-        async with asyncio.TaskGroup() as group:
-            helpers = [group.create_task(retry_lane())]
-            helpers += [group.create_task(worker()) for _ in range(workers)]
-            producer = group.create_task(produce())
-            await all_done.wait()
-            await producer
-            for task in helpers:
-                task.cancel()
-    except BaseExceptionGroup as group_error:
-        # The first real error is what the caller needs; the rest are its echoes in other tasks.
-        raise first_cause(group_error) from None
 
 
 async def run_together(*coroutines: Coroutine[Any, Any, None]) -> None:

@@ -23,8 +23,7 @@ class RequestLimiter:
     async def __aenter__(self) -> None:
         await self._semaphore.acquire()
         self.in_flight += 1
-        if self.in_flight > self.max_in_flight:
-            self.max_in_flight = self.in_flight
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
 
     async def __aexit__(
         self,

@@ -186,4 +186,3 @@ class _Upload:
                         raise
                     return
                 await asyncio.sleep(0.2 * (attempt + 1))
-

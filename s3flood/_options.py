@@ -56,7 +56,9 @@ class UploadOptions:
         if self.part_size > MAX_SINGLE_PUT:
             raise ValueError("part_size must be at most 5 GiB, S3's maximum")
         if self.multipart_threshold > MAX_SINGLE_PUT:
-            raise ValueError("multipart_threshold must be at most 5 GiB: larger single PUTs are refused by S3")
+            raise ValueError(
+                "multipart_threshold must be at most 5 GiB: larger single PUTs are refused by S3"
+            )
         if self.checksum is not None and self.checksum not in CHECKSUMS:
             raise ValueError(f"checksum must be one of {', '.join(CHECKSUMS)} or None, not {self.checksum!r}")
         if not isinstance(self.prefix, str):

@@ -47,8 +47,7 @@ class UploadReport:
             "uploaded": self.uploaded,
             "skipped": self.skipped,
             "failed": [
-                {"path": f.path, "key": f.key, "error": f.error, "attempts": f.attempts}
-                for f in self.failed
+                {"path": f.path, "key": f.key, "error": f.error, "attempts": f.attempts} for f in self.failed
             ],
             "bytes_uploaded": self.bytes_uploaded,
             "retries": self.retries,

@@ -87,4 +87,7 @@ def _is_throttle(exc: Exception) -> bool:
         return False
     code = (response.get("Error") or {}).get("Code")
     status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
-    return code in {"SlowDown", "Throttling", "ThrottlingException", "TooManyRequests"} or status in {429, 503}
+    return code in {"SlowDown", "Throttling", "ThrottlingException", "TooManyRequests"} or status in {
+        429,
+        503,
+    }

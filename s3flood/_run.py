@@ -14,7 +14,7 @@ import aioboto3
 from s3flood._budget import ByteBudget
 from s3flood._classify import Kind, Verdict, destination_error
 from s3flood._client import ClientSettings, has_credentials, open_client
-from s3flood._engine import Backoff, Job, Outcome, run_pipeline, run_together
+from s3flood._engine import DEFAULT_BACKOFF, Backoff, Job, Outcome, run_pipeline, run_together
 from s3flood._events import EventKind, ProgressCallback, ProgressEvent
 from s3flood._limiter import RequestLimiter
 from s3flood._manifest import ManifestWriter
@@ -36,7 +36,7 @@ class Run:
         session: aioboto3.Session | None = None,
         client: Any = None,
         on_progress: ProgressCallback | None = None,
-        backoff: Backoff = Backoff(),
+        backoff: Backoff = DEFAULT_BACKOFF,
     ) -> None:
         self.root = root
         self.bucket = bucket

@@ -106,7 +106,11 @@ def walk(
             stack.append((os.scandir(directory), relative_dir))
         except OSError as exc:
             return FileEntry(
-                directory, prefix + relative_dir, 0, 0, "failed",
+                directory,
+                prefix + relative_dir,
+                0,
+                0,
+                "failed",
                 f"cannot read directory: {exc.strerror or exc}",
             )
         return None
@@ -126,7 +130,11 @@ def walk(
             stack.pop()
             _close(iterator)
             yield FileEntry(
-                os.path.join(root, relative_dir), prefix + relative_dir, 0, 0, "failed",
+                os.path.join(root, relative_dir),
+                prefix + relative_dir,
+                0,
+                0,
+                "failed",
                 f"cannot read directory: {exc.strerror or exc}",
             )
             continue

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pytest
@@ -25,7 +25,7 @@ class Fatal(Exception):
 class FakeUploader:
     """Plays a per-item schedule of results and records how many uploads ran at once."""
 
-    schedules: dict[int, Sequence[Step]]
+    schedules: Mapping[int, Sequence[Step]]
     delay: float = 0.0
     running: int = 0
     max_running: int = 0
@@ -156,7 +156,9 @@ async def test_never_more_than_workers_at_once_and_the_limit_is_reached(workers:
     assert uploader.max_running == workers
 
 
-@pytest.mark.parametrize(("workers", "admission", "error_queue_size"), [(1, 1, 1), (2, 2, 1), (4, 1, 1), (8, 3, 2)])
+@pytest.mark.parametrize(
+    ("workers", "admission", "error_queue_size"), [(1, 1, 1), (2, 2, 1), (4, 1, 1), (8, 3, 2)]
+)
 async def test_tiny_bounds_with_every_item_failing_first_still_complete(
     workers: int, admission: int, error_queue_size: int
 ) -> None:

@@ -13,11 +13,21 @@ import aioboto3
 import pytest
 
 import s3flood
-from s3flood.localstore import LocalS3
+from s3flood._api import prepare_run
+from s3flood.localstore import LocalS3, free_port
 from tests.conftest import all_keys, read_object
 
-ODD_NAMES = ["with space.txt", "ünïcödé.txt", "hash#.txt", "question?.txt", "percent%25.txt",
-             "plus+sign.txt", "日本語/ファイル.txt", "a/b/c/deep.txt", ".hidden"]
+ODD_NAMES = [
+    "with space.txt",
+    "ünïcödé.txt",
+    "hash#.txt",
+    "question?.txt",
+    "percent%25.txt",
+    "plus+sign.txt",
+    "日本語/ファイル.txt",
+    "a/b/c/deep.txt",
+    ".hidden",
+]
 
 
 def make_tree(root: Path, names: list[str], content: bytes | None = None) -> dict[str, bytes]:
@@ -48,9 +58,7 @@ async def test_odd_names_nested_trees_and_empty_files_land_byte_exact(
 
 
 @pytest.mark.parametrize("prefix", ["photos/", "raw-", ""])
-async def test_prefix_is_prepended_literally(
-    tmp_path: Path, moto: LocalS3, bucket: str, prefix: str
-) -> None:
+async def test_prefix_is_prepended_literally(tmp_path: Path, moto: LocalS3, bucket: str, prefix: str) -> None:
     make_tree(tmp_path, ["a.txt", "d/b.txt"])
     report = await s3flood.upload_directory(
         str(tmp_path), bucket, prefix=prefix, endpoint_url=moto.endpoint_url
@@ -97,8 +105,6 @@ async def test_missing_bucket_raises_destination_error_promptly(tmp_path: Path, 
 
 
 async def test_unreachable_endpoint_raises_destination_error(tmp_path: Path) -> None:
-    from s3flood.localstore import free_port
-
     make_tree(tmp_path, ["a", "b"])
     with pytest.raises(s3flood.DestinationError, match="cannot reach") as info:
         await s3flood.upload_directory(
@@ -120,9 +126,7 @@ async def test_missing_credentials_raise_destination_error(
         await s3flood.upload_directory(tmp_path, "bucket", endpoint_url=moto.endpoint_url)
 
 
-async def test_bad_source_raises_source_error_before_anything_is_sent(
-    tmp_path: Path, moto: LocalS3
-) -> None:
+async def test_bad_source_raises_source_error_before_anything_is_sent(tmp_path: Path, moto: LocalS3) -> None:
     with pytest.raises(s3flood.SourceError):
         await s3flood.upload_directory(tmp_path / "missing", "b", endpoint_url=moto.endpoint_url)
     (tmp_path / "file").write_text("x")
@@ -220,12 +224,18 @@ async def test_progress_events_count_files_and_bytes(tmp_path: Path, moto: Local
 async def test_requests_in_flight_never_exceed_concurrency_and_reach_it(
     tmp_path: Path, moto: LocalS3, bucket: str
 ) -> None:
-    from s3flood._api import prepare_run
-
     make_tree(tmp_path, [f"f{i}" for i in range(200)])
     run = prepare_run(
-        tmp_path, bucket, session=None, client=None, on_progress=None, include=(), exclude=(),
-        manifest=None, concurrency=8, endpoint_url=moto.endpoint_url,
+        tmp_path,
+        bucket,
+        session=None,
+        client=None,
+        on_progress=None,
+        include=(),
+        exclude=(),
+        manifest=None,
+        concurrency=8,
+        endpoint_url=moto.endpoint_url,
     )
     report = await run.execute()
     assert report.uploaded == 200
@@ -255,10 +265,19 @@ async def test_content_type_is_guessed_from_the_name(tmp_path: Path, moto: Local
 
 
 def test_public_names_are_pinned() -> None:
-    assert sorted(s3flood.__all__) == sorted([
-        "DestinationError", "FailedUpload", "ProgressEvent", "S3FloodError", "SourceError",
-        "UploadFailedError", "UploadReport", "__version__", "upload_directory",
-    ])
+    assert sorted(s3flood.__all__) == sorted(
+        [
+            "DestinationError",
+            "FailedUpload",
+            "ProgressEvent",
+            "S3FloodError",
+            "SourceError",
+            "UploadFailedError",
+            "UploadReport",
+            "__version__",
+            "upload_directory",
+        ]
+    )
     assert issubclass(s3flood.SourceError, s3flood.S3FloodError)
     assert issubclass(s3flood.DestinationError, s3flood.S3FloodError)
     assert issubclass(s3flood.UploadFailedError, s3flood.S3FloodError)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from s3flood._walk import FileEntry, PathFilter, check_source, walk
 from s3flood._errors import SourceError
+from s3flood._walk import FileEntry, PathFilter, check_source, walk
 
 
 def entries(root: Path, **kwargs: object) -> dict[str, FileEntry]:
