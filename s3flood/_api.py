@@ -93,6 +93,7 @@ def prepare_run(
     include: Sequence[str],
     exclude: Sequence[str],
     manifest: str | os.PathLike[str] | None,
+    only: Sequence[str] | None = None,
     **options: Any,
 ) -> Run:
     """Validate everything (ValueError before any I/O) and build the Run."""
@@ -104,6 +105,7 @@ def prepare_run(
         include=as_patterns("include", include),
         exclude=as_patterns("exclude", exclude),
         manifest=os.fspath(manifest) if manifest is not None else None,
+        only=tuple(only) if only is not None else None,
         **options,
     )
     return Run(

@@ -63,7 +63,7 @@ class Skip(Exception):
         self.attempts = attempts
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # identity, so that pending jobs can live in a set
 class Job(Generic[T]):
     item: T
     attempts: int = 0
@@ -89,6 +89,7 @@ class Backoff:
         return rng.uniform(0.0, min(self.cap, self.base * 2 ** (attempts - 1)))
 
 
+INTERRUPTED = "interrupted before it finished"
 DEFAULT_BACKOFF = Backoff()
 NO_BACKOFF = Backoff(base=0.0)
 
@@ -147,7 +148,7 @@ class _Pipeline(Generic[T]):
         self.slots = asyncio.Semaphore(admission)
         self.work: asyncio.Queue[Job[T]] = asyncio.Queue()  # bounded by admission
         self.errors: asyncio.Queue[Job[T]] = asyncio.Queue(error_queue_size)
-        self.unfinished = 0
+        self.pending: set[Job[T]] = set()  # admitted, no outcome yet
         self.source_exhausted = False
         self.all_done = asyncio.Event()
 
@@ -164,21 +165,35 @@ class _Pipeline(Generic[T]):
         except BaseExceptionGroup as group_error:
             # The first real error is what the caller needs; the rest are its echoes.
             raise first_cause(group_error) from None
+        except asyncio.CancelledError:
+            # Even a cancelled run accounts for every file it admitted.
+            for job in list(self.pending):
+                self.finish(job, Outcome("failed", job.attempts, INTERRUPTED))
+            raise
 
     def finish(self, job: Job[T], outcome: Outcome) -> None:
-        self.unfinished -= 1
+        self.pending.discard(job)
         self.slots.release()
-        if self.source_exhausted and self.unfinished == 0:
+        if self.source_exhausted and not self.pending:
             self.all_done.set()
         self.on_outcome(job.item, outcome)
 
     async def produce(self, source: AsyncIterable[T]) -> None:
-        async for item in source:
+        # The slot is taken before the next item is pulled, never after: an item pulled
+        # and then cancelled while waiting for a slot would be found but never finished.
+        items = aiter(source)
+        while True:
             await self.slots.acquire()
-            self.unfinished += 1
-            self.work.put_nowait(Job(item))
+            try:
+                item = await anext(items)
+            except StopAsyncIteration:
+                self.slots.release()
+                break
+            job = Job(item)
+            self.pending.add(job)
+            self.work.put_nowait(job)
         self.source_exhausted = True
-        if self.unfinished == 0:
+        if not self.pending:
             self.all_done.set()
 
     async def worker(self) -> None:

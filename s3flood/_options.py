@@ -41,6 +41,7 @@ class UploadOptions:
     checksum: ChecksumName | None = DEFAULT_CHECKSUM
     processes: int = 1
     buffer_bytes: int = DEFAULT_BUFFER_BYTES
+    only: tuple[str, ...] | None = None  # just these relative paths (retrying failures)
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
 

@@ -148,6 +148,7 @@ class Run:
             prefix=options.prefix,
             path_filter=PathFilter(options.include, options.exclude),
             follow_symlinks=options.follow_symlinks,
+            only=options.only,
         )
         tally = self.tally
         async for entry in stream(entries):

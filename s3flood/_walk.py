@@ -25,9 +25,9 @@ import itertools
 import os
 import re
 import stat
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from s3flood._errors import SourceError
 
@@ -91,13 +91,49 @@ def walk(
     prefix: str = "",
     path_filter: PathFilter | None = None,
     follow_symlinks: bool = False,
+    only: Iterable[str] | None = None,
 ) -> Iterator[FileEntry]:
-    """Yield every selected entry below ``root`` (blocking; run it in a thread)."""
-    selects = path_filter.selects if path_filter is not None else None
+    """Yield every selected entry below ``root`` (blocking; run it in a thread).
+
+    With ``only``, just those paths (relative to ``root``; a directory among them is walked
+    whole) instead of the whole tree: how a previous run's failures are retried.
+    """
     visited: set[tuple[int, int]] = set()
     if follow_symlinks:
         st = os.stat(root)
         visited.add((st.st_dev, st.st_ino))
+    if only is None:
+        yield from _walk_tree(
+            root, "", prefix=prefix, path_filter=path_filter, follow_symlinks=follow_symlinks, visited=visited
+        )
+        return
+    selects = path_filter.selects if path_filter is not None else None
+    for given in only:
+        relative = given.replace(os.sep, "/").strip("/")
+        decided = _classify(_PathEntry(os.path.join(root, relative)), follow_symlinks, visited)
+        if decided == "dir":
+            yield from _walk_tree(
+                root,
+                relative + "/",
+                prefix=prefix,
+                path_filter=path_filter,
+                follow_symlinks=follow_symlinks,
+                visited=visited,
+            )
+        elif decided is not None and (selects is None or selects(relative)):
+            yield _with_key(decided, prefix + relative)
+
+
+def _walk_tree(
+    root: str,
+    start: str,
+    *,
+    prefix: str,
+    path_filter: PathFilter | None,
+    follow_symlinks: bool,
+    visited: set[tuple[int, int]],
+) -> Iterator[FileEntry]:
+    selects = path_filter.selects if path_filter is not None else None
     # An explicit stack of open iterators rather than recursion: no depth limit.
     stack: list[tuple[Iterator[os.DirEntry[str]], str]] = []
 
@@ -115,7 +151,7 @@ def walk(
             )
         return None
 
-    failure = enter(root, "")
+    failure = enter(os.path.join(root, start), start)
     if failure is not None:
         yield failure
     while stack:
@@ -139,7 +175,7 @@ def walk(
             )
             continue
         relative = relative_dir + entry.name
-        decided = _classify(entry, relative, follow_symlinks, visited)
+        decided = _classify(entry, follow_symlinks, visited)
         if decided == "dir":
             failure = enter(entry.path, relative + "/")
             if failure is not None:
@@ -152,9 +188,28 @@ def walk(
         yield _with_key(decided, prefix + relative)
 
 
+class _Entry(Protocol):
+    @property
+    def path(self) -> str: ...
+    def is_symlink(self) -> bool: ...
+    def stat(self, *, follow_symlinks: bool = True) -> os.stat_result: ...
+
+
+class _PathEntry:
+    """A path that did not come from scandir, shaped like a DirEntry for ``_classify``."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def is_symlink(self) -> bool:
+        return os.path.islink(self.path)
+
+    def stat(self, *, follow_symlinks: bool = True) -> os.stat_result:
+        return os.stat(self.path, follow_symlinks=follow_symlinks)
+
+
 def _classify(
-    entry: os.DirEntry[str],
-    relative: str,
+    entry: _Entry,
     follow_symlinks: bool,
     visited: set[tuple[int, int]],
 ) -> FileEntry | Literal["dir"] | None:

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from s3flood._engine import NO_BACKOFF, Backoff, GiveUp, Job, Outcome, Retry, Skip, run_pipeline
+from s3flood._engine import INTERRUPTED, NO_BACKOFF, Backoff, GiveUp, Job, Outcome, Retry, Skip, run_pipeline
 
 Step = str  # "ok" | "retry" | "giveup" | "skip"
 DEADLINE = 20.0
@@ -201,17 +201,36 @@ async def test_fatal_error_stops_the_run_promptly_and_leaves_no_task() -> None:
     assert asyncio.all_tasks() == before
 
 
-async def test_cancellation_leaves_no_task_behind() -> None:
-    uploader = FakeUploader({}, delay=10)
+async def test_cancellation_leaves_no_task_behind_and_accounts_for_every_admitted_item() -> None:
+    uploader = FakeUploader({i: ["retry"] for i in range(0, 1000, 3)}, delay=0.001)
+    admitted: set[int] = set()
+    outcomes: dict[int, list[Outcome]] = {}
+
+    async def source() -> AsyncIterator[int]:
+        async for i in items(1000):
+            admitted.add(i)
+            yield i
+
+    def record(item: int, outcome: Outcome) -> None:
+        outcomes.setdefault(item, []).append(outcome)
+
     before = asyncio.all_tasks()
-    task = asyncio.create_task(run(uploader, 1000, workers=20, max_attempts=3))
-    await asyncio.sleep(0.05)
-    assert uploader.running == 20
+    task = asyncio.create_task(
+        run_pipeline(
+            source(), uploader, workers=20, max_attempts=3, on_outcome=record, backoff=Backoff(0.05, 0.05)
+        )
+    )
+    await asyncio.sleep(0.1)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     assert uploader.running == 0
     assert asyncio.all_tasks() == before
+    assert set(outcomes) == admitted
+    assert all(len(o) == 1 for o in outcomes.values())
+    interrupted = [o[0] for o in outcomes.values() if o[0].reason == INTERRUPTED]
+    assert interrupted
+    assert all(o.status == "failed" for o in interrupted)
 
 
 async def test_memory_is_bounded_by_admission_not_by_the_source() -> None:
