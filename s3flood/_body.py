@@ -58,10 +58,19 @@ def read_whole(path: str) -> tuple[bytes, Snapshot]:
     return data, after
 
 
-async def read_body(path: str, size_hint: int) -> tuple[bytes, Snapshot]:
+Signer = Callable[[bytes], dict[str, str]]
+
+
+def _read_and_sign(path: str, sign: Signer) -> tuple[bytes, Snapshot, dict[str, str]]:
+    data, snapshot = read_whole(path)
+    return data, snapshot, sign(data)
+
+
+async def read_body(path: str, size_hint: int, sign: Signer) -> tuple[bytes, Snapshot, dict[str, str]]:
+    """The file's bytes, its snapshot and its checksum parameters; off the loop when large."""
     if size_hint <= INLINE_READ_MAX:
-        return read_whole(path)
-    return await asyncio.to_thread(read_whole, path)
+        return _read_and_sign(path, sign)
+    return await asyncio.to_thread(_read_and_sign, path, sign)
 
 
 def read_range(fd: int, offset: int, length: int, expected: Snapshot) -> bytes:
@@ -92,7 +101,7 @@ def _none(data: bytes) -> dict[str, str]:
     return {}
 
 
-_SIGNERS: dict[ChecksumName | None, Callable[[bytes], dict[str, str]]] = {
+_SIGNERS: dict[ChecksumName | None, Signer] = {
     "crc32": _crc32,
     "md5": _md5,
     "sha256": _sha256,
@@ -107,6 +116,6 @@ MULTIPART_ALGORITHM: dict[ChecksumName | None, str | None] = {
 }
 
 
-def checksum_params(name: ChecksumName | None) -> Callable[[bytes], dict[str, str]]:
+def checksum_params(name: ChecksumName | None) -> Signer:
     """The function that turns a body into the request parameters carrying its checksum."""
     return _SIGNERS[name]

@@ -46,8 +46,9 @@ class PartPlan:
         return offset, min(self.part_size, size - offset)
 
 
-def plan_parts(size: int, part_size: int, *, max_parts: int = MAX_PARTS) -> PartPlan:
-    """The part size, doubled until ``size`` fits in ``max_parts`` parts."""
+def plan_parts(size: int, part_size: int, *, max_parts: int | None = None) -> PartPlan:
+    """The part size, doubled until ``size`` fits in ``max_parts`` (S3: 10,000) parts."""
+    max_parts = max_parts or MAX_PARTS
     while part_size * max_parts < size:
         part_size *= 2
     return PartPlan(part_size, max(1, -(-size // part_size)))
@@ -122,10 +123,14 @@ class _Upload:
     async def send_parts(self, fd: int, budget: ByteBudget, plan: PartPlan, start: Snapshot) -> int:
         most = 0
 
-        async def send(number: int, data: bytes, reserved: int) -> None:
+        def read_and_sign(offset: int, length: int) -> tuple[bytes, dict[str, str]]:
+            # In the worker thread: the checksum of a part costs milliseconds of CPU.
+            data = read_range(fd, offset, length, start)
+            return data, self.sign(data)
+
+        async def send(number: int, data: bytes, checksum: dict[str, str], reserved: int) -> None:
             nonlocal most
             try:
-                checksum = self.sign(data)
                 response, attempts = await self.requests.call_retrying(
                     "upload_part",
                     Key=self.key,
@@ -151,11 +156,11 @@ class _Upload:
                     offset, length = plan.span(index, start.size)
                     reserved = await budget.acquire(length)
                     try:
-                        data = await asyncio.to_thread(read_range, fd, offset, length, start)
+                        data, checksum = await asyncio.to_thread(read_and_sign, offset, length)
                     except BaseException:
                         budget.release(reserved)
                         raise
-                    group.create_task(send(index + 1, data, reserved))
+                    group.create_task(send(index + 1, data, checksum, reserved))
         except BaseExceptionGroup as group_error:
             raise first_cause(group_error) from None
         return most

@@ -95,7 +95,7 @@ class S3Sender:
         reserved = await self.budget.acquire(entry.size) if entry.size > SMALL_BODY else 0
         try:
             try:
-                body, snapshot = await read_body(entry.path, entry.size)
+                body, snapshot, checksum = await read_body(entry.path, entry.size, self._sign)
             except ChangedWhileReading:
                 raise Retry("changed during upload", attempts=1) from None
             except FileNotFoundError:
@@ -112,7 +112,7 @@ class S3Sender:
                 job.attempts,
                 Key=entry.key,
                 Body=body,
-                **self._sign(body),
+                **checksum,
                 **self._extra(entry.key),
             )
         finally:
