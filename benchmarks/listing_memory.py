@@ -34,7 +34,8 @@ def page_xml(start: int, total: int, prefix: str) -> bytes:
     token = f"<NextContinuationToken>{end}</NextContinuationToken>" if truncated else ""
     return (
         '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult>'
-        f"<Name>bench</Name><Prefix>{prefix}</Prefix><KeyCount>{end - start}</KeyCount><MaxKeys>{PAGE}</MaxKeys>"
+        f"<Name>bench</Name><Prefix>{prefix}</Prefix><KeyCount>{end - start}</KeyCount>"
+        f"<MaxKeys>{PAGE}</MaxKeys>"
         f"<IsTruncated>{'true' if truncated else 'false'}</IsTruncated>{token}{contents}</ListBucketResult>"
     ).encode()
 
@@ -74,13 +75,29 @@ def measure(keys: int) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as src:
         with open(os.path.join(src, "one.txt"), "w") as f:
             f.write("x")
-        env = dict(os.environ, AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench-secret",
-                   AWS_DEFAULT_REGION="us-east-1")
+        env = dict(
+            os.environ,
+            AWS_ACCESS_KEY_ID="bench",
+            AWS_SECRET_ACCESS_KEY="bench-secret",
+            AWS_DEFAULT_REGION="us-east-1",
+        )
         started = time.monotonic()
         child = subprocess.Popen(
-            [sys.executable, "-m", "s3flood", "upload", src, "s3://bench/photos",
-             "--endpoint-url", f"http://127.0.0.1:{port_box[0]}", "--skip-unchanged", "--dry-run", "--json"],
-            stdout=subprocess.DEVNULL, env=env,
+            [
+                sys.executable,
+                "-m",
+                "s3flood",
+                "upload",
+                src,
+                "s3://bench/photos",
+                "--endpoint-url",
+                f"http://127.0.0.1:{port_box[0]}",
+                "--skip-unchanged",
+                "--dry-run",
+                "--json",
+            ],
+            stdout=subprocess.DEVNULL,
+            env=env,
         )
         _, status, usage = os.wait4(child.pid, 0)
         elapsed = time.monotonic() - started
@@ -90,13 +107,17 @@ def measure(keys: int) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--keys", type=int, default=1_000_000)
     args = parser.parse_args()
     base, _ = measure(0)
     peak, elapsed = measure(args.keys)
-    print(f"listing {args.keys:,} keys: peak RSS {peak:.0f} MiB (baseline with 0 keys: {base:.0f} MiB), "
-          f"{elapsed:.1f}s, {args.keys / elapsed:,.0f} keys/s")
+    print(
+        f"listing {args.keys:,} keys: peak RSS {peak:.0f} MiB (baseline with 0 keys: {base:.0f} MiB), "
+        f"{elapsed:.1f}s, {args.keys / elapsed:,.0f} keys/s"
+    )
 
 
 if __name__ == "__main__":

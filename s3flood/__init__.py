@@ -4,8 +4,7 @@ from s3flood._api import upload_directory
 from s3flood._errors import DestinationError, S3FloodError, SourceError, UploadFailedError
 from s3flood._events import ProgressEvent
 from s3flood._report import FailedUpload, UploadReport
-
-__version__ = "0.1.0"
+from s3flood._version import __version__
 
 __all__ = [
     "DestinationError",

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import contextlib
+import platform
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import aioboto3
+import botocore
 from botocore.config import Config
+
+from s3flood._hooks import install as install_hooks
+from s3flood._version import __version__
+
+USER_AGENT = (
+    f"s3flood/{__version__} botocore/{botocore.__version__} "
+    f"Python/{platform.python_version()} {platform.system()}/{platform.release()}"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +29,7 @@ class ClientSettings:
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
     verify_tls: bool = True
+    fast_path: bool = True  # see _hooks
 
 
 def client_config(settings: ClientSettings) -> Config:
@@ -37,7 +48,9 @@ def client_config(settings: ClientSettings) -> Config:
         connect_timeout=settings.connect_timeout,
         read_timeout=settings.read_timeout,
         tcp_keepalive=True,
-        user_agent_extra="s3flood",
+        # A fixed User-Agent: botocore otherwise rebuilds its structured one for every
+        # request, twice (~9% of a small PUT's client CPU, measured here).
+        user_agent=USER_AGENT,
     )
 
 
@@ -52,6 +65,8 @@ async def open_client(
     if settings.region is not None:
         kwargs["region_name"] = settings.region
     async with session.client("s3", **kwargs) as client:
+        if settings.fast_path:
+            install_hooks(client)
         yield client
 
 

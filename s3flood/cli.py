@@ -17,7 +17,6 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from s3flood import __version__
 from s3flood._api import prepare_run
 from s3flood._body import CHECKSUMS
 from s3flood._display import Census, ProgressDisplay, summary
@@ -31,6 +30,7 @@ from s3flood._options import (
 from s3flood._report import UploadReport
 from s3flood._run import Run
 from s3flood._secrets import RedactSecrets
+from s3flood._version import __version__
 
 EXIT_OK, EXIT_FAILURES, EXIT_CANNOT_RUN, EXIT_INTERRUPTED = 0, 1, 2, 130
 log = logging.getLogger("s3flood")

@@ -196,7 +196,7 @@ async def test_a_file_rewritten_between_two_part_reads_is_resent_never_stored_to
     old = b"A" * (3 * THRESHOLD)
     new = b"B" * (3 * THRESHOLD)
     path.write_bytes(old)
-    real_read_range = _multipart.read_range
+    real_read_range = _body.read_range
     reads = 0
 
     def rewrite_after_the_first_part(fd: int, offset: int, length: int, expected: _body.Snapshot) -> bytes:
@@ -228,7 +228,7 @@ async def test_a_file_that_keeps_changing_fails_as_changed_during_upload(
 ) -> None:
     path = tmp_path / "log"
     path.write_bytes(b"x" * (2 * THRESHOLD))
-    real_read_range = _multipart.read_range
+    real_read_range = _body.read_range
     stamp = 0
 
     def always_being_written(fd: int, offset: int, length: int, expected: _body.Snapshot) -> bytes:
