@@ -99,6 +99,8 @@ def prepare_run(
     """Validate everything (ValueError before any I/O) and build the Run."""
     if client is not None and options.get("endpoint_url") is not None:
         raise ValueError("pass either client or endpoint_url, not both: the client has its endpoint")
+    if client is not None and options.get("processes", 1) > 1:
+        raise ValueError("pass either client or processes > 1: a client cannot cross processes")
     if on_progress is not None and not callable(on_progress):
         raise ValueError("on_progress must be callable")
     settings = UploadOptions(

@@ -19,6 +19,7 @@ import struct
 from typing import Any
 
 from s3flood._multipart import plan_parts
+from s3flood._processes import shard_of
 from s3flood._requests import Requests
 
 _VALUE = struct.Struct(">Q16sI")  # size, md5 digest, part count (0: single-part)
@@ -40,12 +41,17 @@ def _parse_etag(etag: str) -> tuple[bytes, int] | None:
 
 
 class RemoteIndex:
-    def __init__(self) -> None:
+    """``shard=(index, count)``: keep only the keys that process ``index`` of ``count`` owns."""
+
+    def __init__(self, shard: tuple[int, int] | None = None) -> None:
+        self.shard = shard
         self._objects: dict[bytes, bytes] = {}
         self.ready = asyncio.Event()
         self.listed = 0
 
     def add(self, key: str, size: int, etag: str) -> None:
+        if self.shard is not None and shard_of(key, self.shard[1]) != self.shard[0]:
+            return
         parsed = _parse_etag(etag)
         if parsed is not None:
             self._objects[_digest(key)] = _VALUE.pack(size, parsed[0], parsed[1])

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import time
 from collections.abc import AsyncIterator
+from multiprocessing.connection import Connection
 from typing import Any
 
 import aioboto3
@@ -15,10 +17,12 @@ from s3flood._budget import ByteBudget
 from s3flood._classify import Kind, Verdict, destination_error
 from s3flood._client import ClientSettings, has_credentials, open_client
 from s3flood._engine import DEFAULT_BACKOFF, Backoff, Job, Outcome, run_pipeline, run_together
+from s3flood._errors import DestinationError
 from s3flood._events import EventKind, ProgressCallback, ProgressEvent
 from s3flood._limiter import RequestLimiter
 from s3flood._manifest import ManifestWriter
 from s3flood._options import UploadOptions
+from s3flood._processes import ChildChannel, ProcessPool
 from s3flood._remote import RemoteIndex, UnchangedCheck
 from s3flood._report import FailedUpload, Tally, UploadReport
 from s3flood._requests import Requests
@@ -50,6 +54,7 @@ class Run:
         self.live_retries = 0
         self.walk_finished = False
         self.limiter: RequestLimiter | None = None
+        self.shard: tuple[int, int] | None = None  # (index, count): the keys this process lists
         self._manifest: ManifestWriter | None = None
         self._started = time.monotonic()
 
@@ -69,6 +74,8 @@ class Run:
         try:
             if options.dry_run and not options.skip_unchanged:
                 await self._pipeline(DryRunSender(None))
+            elif options.processes > 1:
+                await self._in_processes()
             else:
                 await self._with_client()
         finally:
@@ -76,10 +83,27 @@ class Run:
                 self._manifest.close()
         return self.report()
 
+    async def _in_processes(self) -> None:
+        credentials = None
+        if self.session is not None:
+            # The children cannot share a session object: hand them its resolved credentials.
+            found = await self.session.get_credentials()
+            if found is not None:
+                frozen = await found.get_frozen_credentials()
+                credentials = {
+                    "aws_access_key_id": frozen.access_key,
+                    "aws_secret_access_key": frozen.secret_key,
+                    "aws_session_token": frozen.token,
+                    "region_name": self.session.region_name,
+                }
+        if credentials is None and not await has_credentials(None):
+            raise _no_credentials(self.bucket)
+        await ProcessPool(self, self.options.processes, credentials).execute()
+
     async def _with_client(self) -> None:
         options = self.options
         if self.client is None and not await has_credentials(self.session):
-            raise destination_error(Verdict(Kind.FATAL, "", "NoCredentials", 0), self.bucket)
+            raise _no_credentials(self.bucket)
         async with self._open_client() as client:
             self.limiter = RequestLimiter(options.concurrency)
             requests = Requests(
@@ -92,7 +116,7 @@ class Run:
             unchanged = None
             tasks = []
             if options.skip_unchanged:
-                index = RemoteIndex()
+                index = RemoteIndex(self.shard)
                 tasks.append(index.load(requests, options.prefix))
                 unchanged = UnchangedCheck(index, options.part_size, options.multipart_threshold)
             sender: Any
@@ -209,3 +233,56 @@ class Run:
                 walk_finished=self.walk_finished,
             )
         )
+
+
+def _no_credentials(bucket: str) -> Exception:
+    return destination_error(Verdict(Kind.FATAL, "", "NoCredentials", 0), bucket)
+
+
+class _ChildRun(Run):
+    """A worker process's run: entries come from the parent, outcomes go back to it."""
+
+    def __init__(self, channel: ChildChannel, bucket: str, options: UploadOptions, session: Any) -> None:
+        super().__init__("", bucket, options, session=session)
+        self.channel = channel
+
+    async def _source(self) -> AsyncIterator[FileEntry]:
+        async for entry in self.channel.entries():
+            yield entry
+
+    def _on_outcome(self, entry: FileEntry, outcome: Outcome) -> None:
+        sequence = self.channel.sequence(entry, final=True)
+        self.channel.outbox.append(
+            ("outcome", sequence, outcome.status, outcome.attempts, outcome.reason, entry.size)
+        )
+
+    def _on_bytes(self, entry: FileEntry, delta: int) -> None:
+        self.channel.outbox.append(("bytes", self.channel.sequence(entry), delta))
+
+    def _on_retry(self, entry: FileEntry, reason: str) -> None:
+        self.channel.outbox.append(("retry", self.channel.sequence(entry), reason))
+
+
+async def serve_parent(conn: Connection) -> None:
+    """A worker process: run the pipeline on what the parent sends until told there is no more."""
+    bucket, options, credentials, shard = conn.recv()
+    channel = ChildChannel(conn)
+    session = aioboto3.Session(**credentials) if credentials else None
+    run = _ChildRun(channel, bucket, options, session)
+    run.shard = shard
+    work = asyncio.ensure_future(run._with_client())
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, work.cancel)
+    pump = asyncio.create_task(channel.pump())
+    last: tuple[Any, ...]
+    try:
+        await work
+        last = ("done",)
+    except asyncio.CancelledError:
+        last = ("done",)
+    except DestinationError as exc:
+        last = ("fatal", str(exc), exc.code)
+    except Exception as exc:
+        last = ("crash", f"{type(exc).__name__}: {exc}")
+    channel.outbox.append(last)
+    channel.finished.set()
+    await pump
