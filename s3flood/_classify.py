@@ -24,6 +24,7 @@ from botocore.exceptions import (
     NoCredentialsError,
     PartialCredentialsError,
     ReadTimeoutError,
+    SSLError,
 )
 from botocore.exceptions import (
     ConnectionError as BotoConnectionError,
@@ -89,6 +90,7 @@ _HINTS = {
     "AccessDenied": "check the bucket policy and the credentials' permissions",
     "AuthorizationHeaderMalformed": "check the region",
     "PermanentRedirect": "the bucket lives in another region: pass --region",
+    "TLSVerificationFailed": "the server's certificate is not trusted: point AWS_CA_BUNDLE at its CA",
 }
 
 
@@ -108,6 +110,8 @@ def classify(exc: BaseException, *, anything_written: bool) -> Verdict:
         return Verdict(Kind.FILE, reason, code, requests)
     if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
         return Verdict(Kind.FATAL, str(exc), "NoCredentials", 0)
+    if isinstance(exc, SSLError):
+        return Verdict(Kind.FATAL, _describe(exc), "TLSVerificationFailed", 1)
     if isinstance(exc, (BotoConnectionError, HTTPClientError, ReadTimeoutError)):
         return Verdict(Kind.RETRY, _describe(exc), "ConnectionError", 1)
     if isinstance(exc, (aiohttp.ClientError, ConnectionError, TimeoutError, asyncio.TimeoutError)):
@@ -120,6 +124,8 @@ def classify(exc: BaseException, *, anything_written: bool) -> Verdict:
 def destination_error(verdict: Verdict, bucket: str) -> DestinationError:
     hint = _HINTS.get(verdict.code)
     text = f"cannot write to bucket {bucket!r}: {verdict.reason}"
+    if verdict.code == "TLSVerificationFailed":
+        text = f"TLS verification failed: {verdict.reason}"
     if verdict.code == "ConnectionError":
         text = f"cannot reach the S3 endpoint: {verdict.reason}; check --endpoint-url and the network"
         return DestinationError(text, code="EndpointUnreachable")

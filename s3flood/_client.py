@@ -12,7 +12,7 @@ import aioboto3
 import botocore
 from botocore.config import Config
 
-from s3flood._hooks import install as install_hooks
+from s3flood._hooks import install_fast_path, remove_expect_continue
 from s3flood._version import __version__
 
 USER_AGENT = (
@@ -65,8 +65,9 @@ async def open_client(
     if settings.region is not None:
         kwargs["region_name"] = settings.region
     async with session.client("s3", **kwargs) as client:
+        remove_expect_continue(client)
         if settings.fast_path:
-            install_hooks(client)
+            install_fast_path(client)
         yield client
 
 

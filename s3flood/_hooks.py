@@ -1,4 +1,14 @@
-"""Per-request work cut through botocore's documented event hooks, on clients s3flood owns.
+"""botocore's per-request behaviour adjusted through its documented event hooks, on clients
+s3flood owns (a caller's own client is left as it is).
+
+No ``Expect: 100-continue``: botocore adds it to every PutObject and UploadPart (it turns each
+body into a file-like object, and "any file like object will use an expect 100-continue
+header regardless of size"). aiohttp then waits for the server's interim answer with no
+timeout at all, so a server that accepts the connection and stays silent hung the run
+forever (found by the silent-server test); it is also one more exchange per request. Without
+it, a stalled request is cut off by the read timeout like any other.
+
+Fast path: per-request work cut down.
 
 Why: botocore resolves an endpoint for every request by evaluating S3's endpoint ruleset, and
 caches the result keyed on all the ruleset's parameters. ``Key`` is one of them, although no
@@ -19,6 +29,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from botocore.handlers import add_expect_header
 from botocore.utils import percent_encode
 
 PLACEHOLDER = "s3flood-key-placeholder"
@@ -42,7 +53,11 @@ def _restore_real_key(request: Any, **_: Any) -> None:
     request.url = urlunsplit(parts._replace(path=path))
 
 
-def install(client: Any) -> None:
+def remove_expect_continue(client: Any) -> None:
+    client.meta.events.unregister("before-call.s3", add_expect_header)
+
+
+def install_fast_path(client: Any) -> None:
     events = client.meta.events
     events.register("before-parameter-build.s3.PutObject", _stash_real_key, unique_id="s3flood-stash-key")
     events.register("before-sign.s3.PutObject", _restore_real_key, unique_id="s3flood-restore-key")

@@ -1,29 +1,62 @@
-"""The run-wide bound on S3 requests in flight (``concurrency``), parts included."""
+"""The run-wide bound on S3 requests: at most ``limit`` in flight (``concurrency``, parts
+included), and, once the store says SlowDown, a paced rate that adapts (AIMD).
+
+Why a rate and not only fewer requests in flight: against a store that answers in a
+millisecond, even one request in flight can exceed what it accepts. So throttling is answered
+with a token-bucket pace:
+- on a throttle answer (SlowDown, 503, 429): the rate becomes 0.7 x what was sent in the last
+  second (or 0.7 x the current rate), at most once per 200 ms, so one burst of throttles
+  arriving together counts as one signal;
+- on every success: the rate grows by 0.05 requests/s, i.e. about 5% per second while
+  requests succeed;
+- once the rate is well above what is being sent (the limit no longer binds), it is dropped.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import deque
 from types import TracebackType
+
+DECREASE = 0.7
+INCREASE_PER_SUCCESS = 0.05
+MIN_RATE = 1.0
+_SIGNAL_GAP = 0.2
+_WINDOW = 1.0
 
 
 class RequestLimiter:
-    """An async context manager admitting at most ``limit`` requests at once.
-
-    ``on_success`` / ``on_failure`` are where the throttling response hooks in.
-    """
-
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, *, adaptive: bool = True) -> None:
         if limit < 1:
             raise ValueError("the request limit must be at least 1")
         self.limit = limit
-        self._semaphore = asyncio.Semaphore(limit)
+        self.adaptive = adaptive
+        self.rate: float | None = None  # requests/s; None: not paced
         self.in_flight = 0
         self.max_in_flight = 0
+        self.throttles = 0
+        self._semaphore = asyncio.Semaphore(limit)
+        self._next_start = 0.0
+        self._starts: deque[float] = deque()
+        self._last_decrease = float("-inf")
 
     async def __aenter__(self) -> None:
         await self._semaphore.acquire()
+        try:
+            if self.rate is not None:
+                await self._pace()
+        except BaseException:
+            self._semaphore.release()
+            raise
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        if self.adaptive:
+            now = time.monotonic()
+            starts = self._starts
+            starts.append(now)
+            while starts[0] < now - _WINDOW:
+                starts.popleft()
 
     async def __aexit__(
         self,
@@ -34,8 +67,29 @@ class RequestLimiter:
         self.in_flight -= 1
         self._semaphore.release()
 
+    async def _pace(self) -> None:
+        assert self.rate is not None
+        now = time.monotonic()
+        start = max(now, self._next_start)
+        self._next_start = start + 1.0 / self.rate
+        if start > now:
+            await asyncio.sleep(start - now)
+
     def on_success(self) -> None:
-        pass
+        if self.rate is None:
+            return
+        self.rate += INCREASE_PER_SUCCESS
+        if self.rate > 2 * max(len(self._starts), 1) / _WINDOW and self.rate > 100:
+            self.rate = None  # well above demand: pacing no longer does anything
 
     def on_failure(self, *, throttled: bool) -> None:
-        pass
+        if not throttled or not self.adaptive:
+            return
+        self.throttles += 1
+        now = time.monotonic()
+        if now - self._last_decrease < _SIGNAL_GAP:
+            return
+        self._last_decrease = now
+        sent = len(self._starts) / _WINDOW
+        base = self.rate if self.rate is not None else max(sent, MIN_RATE)
+        self.rate = max(MIN_RATE, base * DECREASE)

@@ -95,6 +95,11 @@ async def upload_multipart(
             on_bytes(-upload.bytes_sent)
             await upload.abort()
             raise
+        finally:
+            if most > 1:
+                # A create whose answer was lost (reset, timeout) may still have made an
+                # upload we never learned the id of: find it by key, or it stays forever.
+                await asyncio.shield(upload.abort_strays())
         requests.anything_written = True
         return max(most, sent), start.size
     except ChangedWhileReading:
@@ -176,6 +181,19 @@ class _Upload:
             raise
         except Exception as exc:  # the original failure matters more; say what is left over
             log.warning("could not abort multipart upload %s of %s: %s", self.upload_id, self.key, exc)
+
+    async def abort_strays(self) -> None:
+        """Abort every upload in progress for this key but ours (best effort)."""
+        client, bucket = self.requests.client, self.requests.bucket
+        try:
+            listing = await client.list_multipart_uploads(Bucket=bucket, Prefix=self.key)
+            for stray in listing.get("Uploads", ()):
+                if stray["Key"] == self.key and stray["UploadId"] != self.upload_id:
+                    await client.abort_multipart_upload(
+                        Bucket=bucket, Key=self.key, UploadId=stray["UploadId"]
+                    )
+        except Exception as exc:
+            log.warning("could not look for stray multipart uploads of %s: %s", self.key, exc)
 
     async def _abort(self) -> None:
         client = self.requests.client

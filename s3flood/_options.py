@@ -45,6 +45,7 @@ class UploadOptions:
     processes: int = 1
     buffer_bytes: int = DEFAULT_BUFFER_BYTES
     only: tuple[str, ...] | None = None  # just these relative paths (retrying failures)
+    adaptive: bool = True  # pace requests when the store throttles (see _limiter)
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
 

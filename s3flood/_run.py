@@ -105,7 +105,7 @@ class Run:
         if self.client is None and not await has_credentials(self.session):
             raise _no_credentials(self.bucket)
         async with self._open_client() as client:
-            self.limiter = RequestLimiter(options.concurrency)
+            self.limiter = RequestLimiter(options.concurrency, adaptive=options.adaptive)
             requests = Requests(
                 client,
                 self.bucket,
