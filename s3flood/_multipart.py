@@ -183,14 +183,14 @@ class _Upload:
             log.warning("could not abort multipart upload %s of %s: %s", self.upload_id, self.key, exc)
 
     async def abort_strays(self) -> None:
-        """Abort every upload in progress for this key but ours (best effort)."""
-        client, bucket = self.requests.client, self.requests.bucket
+        """Abort every upload in progress for this key but ours (best effort, retried)."""
+        requests = self.requests
         try:
-            listing = await client.list_multipart_uploads(Bucket=bucket, Prefix=self.key)
+            listing, _ = await requests.call_retrying("list_multipart_uploads", Prefix=self.key)
             for stray in listing.get("Uploads", ()):
                 if stray["Key"] == self.key and stray["UploadId"] != self.upload_id:
-                    await client.abort_multipart_upload(
-                        Bucket=bucket, Key=self.key, UploadId=stray["UploadId"]
+                    await requests.call_retrying(
+                        "abort_multipart_upload", Key=self.key, UploadId=stray["UploadId"]
                     )
         except Exception as exc:
             log.warning("could not look for stray multipart uploads of %s: %s", self.key, exc)
