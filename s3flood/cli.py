@@ -76,6 +76,16 @@ def positive_int(text: str) -> int:
     return value
 
 
+MAX_AUTO_PROCESSES = 4
+
+
+def processes_count(text: str) -> int:
+    """'auto': one worker process per core (at most 4): small files cost client CPU per request."""
+    if text == "auto":
+        return max(1, min(os.cpu_count() or 1, MAX_AUTO_PROCESSES))
+    return positive_int(text)
+
+
 def positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -190,10 +200,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     how.add_argument(
         "--processes",
-        type=positive_int,
-        default=1,
+        type=processes_count,
+        default="auto",
         metavar="N",
-        help="worker processes, each with its own event loop and connections (default 1)",
+        help="worker processes, each with its own event loop and connections; 'auto' (the default)"
+        f" is one per core, at most {MAX_AUTO_PROCESSES}: many small files cost client CPU",
     )
     how.add_argument("--connect-timeout", type=positive_float, default=10.0, metavar="SECONDS")
     how.add_argument("--read-timeout", type=positive_float, default=60.0, metavar="SECONDS")
