@@ -33,3 +33,14 @@ def demo(session: nox.Session) -> None:
     """Generate 50,000 files and upload them to an embedded local S3."""
     session.install("-e", ".[demo]")
     session.run("python", "examples/quickstart.py", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """s3flood and its peers side by side on SeaweedFS; writes benchmarks/results/bench.{md,png}.
+
+    The AWS CLI v2 and rclone come from Debian (apt-get install awscli rclone); when absent the
+    table says so. Options go after --, e.g. `nox -s bench -- --workloads seed --rounds 1`.
+    """
+    session.install("-e", ".[bench]")
+    session.run("python", "benchmarks/bench.py", *session.posargs)
