@@ -124,7 +124,6 @@ def commands(tool: str, src: Path, bucket: str, prefix: str, url: str) -> list[s
     s3flood_base = [PY, "-m", "s3flood", "upload", str(src), dest, "--endpoint-url", url, "--no-progress"]
     table = {
         "s3flood": s3flood_base,
-        "s3flood -p1": [*s3flood_base, "--processes", "1"],
         "s3flood -p2": [*s3flood_base, "--processes", "2"],
         "s5cmd": ["s5cmd", "--endpoint-url", url, "cp", f"{src}/*", dest],
         "rclone": [
