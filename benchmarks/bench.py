@@ -76,11 +76,13 @@ def make_large(path: Path, count: int = 4, size: int = 256 * MiB) -> None:
 
 
 def make_mixed(path: Path) -> None:
-    """About 10,000 files in nested folders, 1 KiB to 32 MiB, most of them small."""
+    """10,000 files in nested folders: 99% from 1 KiB to 256 KiB, 1% from 1 MiB to 32 MiB
+    (log-uniform within each), about 1.4 GB in all."""
     rng = random.Random(42)
     block = os.urandom(32 * MiB)
     for i in range(10_000):
-        size = int(1024 * 2 ** (15 * rng.random() ** 3))
+        low, high = (20, 25) if rng.random() < 0.01 else (10, 18)
+        size = int(2 ** rng.uniform(low, high))
         folder = path / f"d{i % 7}" / f"e{i % 23}"
         folder.mkdir(parents=True, exist_ok=True)
         start = rng.randrange(0, len(block) - size)
@@ -97,7 +99,7 @@ MAKERS = {"seed": make_seed, "large": make_large, "mixed": make_mixed, "huge": m
 TITLES = {
     "seed": "seed: 50,000 x 12 B",
     "large": "large: 4 x 256 MiB",
-    "mixed": "mixed: ~10,000 files, 1 KiB-32 MiB",
+    "mixed": "mixed: 10,000 files, 1 KiB-32 MiB",
     "huge": "4 x 1 GiB + 10,000 small",
 }
 
@@ -152,6 +154,7 @@ def commands(tool: str, src: Path, bucket: str, prefix: str, url: str) -> list[s
         ],
         "fast-s3": [PY, "-m", "benchmarks.peers.fast_s3_upload", str(src), bucket, prefix, url],
         "plain aioboto3": [PY, "-m", "benchmarks.peers.plain_aioboto3", str(src), bucket, prefix, url],
+        "s3flood (library)": [PY, "-m", "benchmarks.peers.s3flood_lib", str(src), bucket, prefix, url],
     }
     return table.get(tool)
 
@@ -254,7 +257,7 @@ def table(results: list[Result]) -> str:
     for name in dict.fromkeys(r.workload.name for r in results):
         group = [r for r in results if r.workload.name == name]
         load = group[0].workload
-        reference = next((r for r in group if r.tool == "s3flood" and r.samples), None)
+        reference = next((r for r in group if r.tool.startswith("s3flood") and r.samples), None)
         lines += [
             f"### {load.title} ({load.files:,} files, {load.size / MiB:,.0f} MiB)",
             "",

@@ -5,12 +5,15 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import aioboto3
 import pytest
 
 from s3flood import localstore
+from s3flood._api import prepare_run
+from s3flood._run import Run
 from s3flood.localstore import LocalS3
 
 # Fake credentials for every test: nothing here may ever reach a real account.
@@ -58,6 +61,21 @@ def weed_bucket(seaweedfs: LocalS3) -> str:
 async def aio_client(moto: LocalS3) -> AsyncIterator[Any]:
     async with aioboto3.Session().client("s3", endpoint_url=moto.endpoint_url) as client:
         yield client
+
+
+def make_run(root: Path, bucket: str, **options: Any) -> Run:
+    """A Run with the library's defaults, for tests that need its handle (limiter, report)."""
+    return prepare_run(
+        root,
+        bucket,
+        session=None,
+        client=None,
+        on_progress=None,
+        include=(),
+        exclude=(),
+        manifest=None,
+        **options,
+    )
 
 
 def all_keys(store: LocalS3, bucket: str, prefix: str = "") -> dict[str, int]:

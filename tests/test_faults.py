@@ -18,9 +18,8 @@ import pytest
 
 import s3flood
 from examples.generate import generate
-from s3flood._api import prepare_run
 from s3flood.localstore import LocalS3, free_port
-from tests.conftest import all_keys, open_uploads, read_object
+from tests.conftest import all_keys, make_run, open_uploads, read_object
 from tests.faultproxy import (
     FLIP,
     INTERNAL,
@@ -36,6 +35,11 @@ from tests.faultproxy import (
 
 MiB = 1024 * 1024
 STALL = Fault("stall", seconds=1.5)
+
+
+def table_row(scenario: str, faults: object, lost: int, per_key: int, wall: float) -> None:
+    """One row of the reliability table (shown with pytest -s)."""
+    print(f"\nFAULTS| {scenario} | {faults} | {lost} | {per_key} | {wall:.1f}s |")
 
 
 def outcomes_from(manifest: Path) -> dict[str, list[dict[str, Any]]]:
@@ -64,6 +68,7 @@ async def test_random_faults_of_every_kind_lose_nothing(tmp_path: Path, moto: Lo
     made = make_files(tmp_path / "src", 150, large=2)
     manifest = tmp_path / "m.jsonl"
     faults = [SLOW_DOWN, INTERNAL, RESET_BEFORE, RESET_AFTER, TRUNCATE, STALL]
+    started = time.monotonic()
     with FaultProxy(moto.endpoint_url, random_faults(0.3, seed=11, faults=faults)) as proxy:
         async with asyncio.timeout(240):
             report = await s3flood.upload_directory(
@@ -89,6 +94,13 @@ async def test_random_faults_of_every_kind_lose_nothing(tmp_path: Path, moto: Lo
     for key, data in made.items():
         assert read_object(moto, bucket, key) == data, key
     assert open_uploads(moto, bucket) == []
+    table_row(
+        "30% random faults, 152 files (2 multipart)",
+        dict(stats.faults),
+        len(made) - report.uploaded,
+        max(stats.requests[k] for k in made if k.endswith(".txt")),
+        time.monotonic() - started,
+    )
 
 
 async def test_every_key_failing_its_first_three_attempts_completes_with_concurrency_2(
@@ -99,6 +111,7 @@ async def test_every_key_failing_its_first_three_attempts_completes_with_concurr
     def first_three_fail(request: Request) -> Fault | None:
         return INTERNAL if request.method == "PUT" and proxy.stats.requests[request.key] <= 3 else None
 
+    started = time.monotonic()
     with FaultProxy(moto.endpoint_url, first_three_fail) as proxy:
         async with asyncio.timeout(120):
             report = await s3flood.upload_directory(tmp_path, bucket, endpoint_url=proxy.url, concurrency=2)
@@ -106,6 +119,13 @@ async def test_every_key_failing_its_first_three_attempts_completes_with_concurr
     assert report.uploaded == 60
     assert report.retries == 60 * 3
     assert all(requests[key] == 4 for key in made)
+    table_row(
+        "every key fails its first 3 attempts, concurrency 2, 60 files",
+        "180 x 500",
+        60 - report.uploaded,
+        max(requests[k] for k in made),
+        time.monotonic() - started,
+    )
 
 
 async def test_failing_forever_ends_promptly_with_exactly_max_attempts_requests_per_key(
@@ -125,6 +145,7 @@ async def test_failing_forever_ends_promptly_with_exactly_max_attempts_requests_
     assert all(f.attempts == 3 and f.error.startswith("InternalError") for f in report.failed)
     assert max(requests.values()) == 3  # botocore adds none of its own: s3flood owns every retry
     assert len(requests) == 100
+    table_row("100% failure forever, max_attempts=3, 100 files", "300 x 500", 0, max(requests.values()), took)
 
 
 async def test_requests_in_flight_never_exceed_concurrency(
@@ -178,15 +199,9 @@ async def throttled_run(
 ) -> tuple[Any, Throttle, float]:
     throttle = Throttle(rate=80)
     with FaultProxy(store.endpoint_url, throttle) as proxy:
-        run = prepare_run(
+        run = make_run(
             root,
             bucket,
-            session=None,
-            client=None,
-            on_progress=None,
-            include=(),
-            exclude=(),
-            manifest=None,
             endpoint_url=proxy.url,
             adaptive=adaptive,
             prefix="adaptive/" if adaptive else "fixed/",
@@ -211,6 +226,14 @@ async def test_throttling_is_met_by_pacing_near_the_accepted_rate_and_nothing_fa
     # The same run without pacing burns attempts on SlowDown until files fail.
     assert len(fixed.failed) > 0
     assert all("SlowDown" in f.error for f in fixed.failed)
+    table_row(
+        f"SlowDown above 80 PUT/s, 800 files (accepted {accepted_rate:.0f}/s)",
+        f"{throttle.throttled} x 503",
+        800 - adaptive.uploaded,
+        -1,
+        took,
+    )
+    table_row("the same, without pacing", "(fixed-rate retries)", len(fixed.failed), -1, 0.0)
 
 
 def test_a_silent_server_never_hangs_the_run(tmp_path: Path) -> None:

@@ -11,10 +11,9 @@ import pytest
 
 import s3flood
 from examples.generate import generate
-from s3flood._api import prepare_run
 from s3flood._processes import shard_of, split
 from s3flood.localstore import LocalS3
-from tests.conftest import all_keys, open_uploads, read_object
+from tests.conftest import all_keys, make_run, open_uploads, read_object
 from tests.faultproxy import Fault, FaultProxy, Request
 
 MiB = 1024 * 1024
@@ -81,15 +80,9 @@ async def test_cancelling_stops_the_workers_aborts_uploads_and_accounts_for_ever
         return Fault("stall", seconds=60) if request.method == "PUT" else None
 
     with FaultProxy(moto.endpoint_url, stall) as proxy:
-        run = prepare_run(
+        run = make_run(
             tmp_path,
             bucket,
-            session=None,
-            client=None,
-            on_progress=None,
-            include=(),
-            exclude=(),
-            manifest=None,
             endpoint_url=proxy.url,
             processes=2,
             multipart_threshold=5 * MiB,

@@ -13,9 +13,8 @@ import aioboto3
 import pytest
 
 import s3flood
-from s3flood._api import prepare_run
 from s3flood.localstore import LocalS3, free_port
-from tests.conftest import all_keys, read_object
+from tests.conftest import all_keys, make_run, read_object
 
 ODD_NAMES = [
     "with space.txt",
@@ -225,15 +224,9 @@ async def test_requests_in_flight_never_exceed_concurrency_and_reach_it(
     tmp_path: Path, moto: LocalS3, bucket: str
 ) -> None:
     make_tree(tmp_path, [f"f{i}" for i in range(200)])
-    run = prepare_run(
+    run = make_run(
         tmp_path,
         bucket,
-        session=None,
-        client=None,
-        on_progress=None,
-        include=(),
-        exclude=(),
-        manifest=None,
         concurrency=8,
         endpoint_url=moto.endpoint_url,
     )

@@ -5,22 +5,15 @@ python benchmarks/peers/fast_s3_upload.py DIR BUCKET PREFIX ENDPOINT [--concurre
 
 from __future__ import annotations
 
-import argparse
 import os
 
 import fast_s3  # type: ignore[import-untyped]
 
-from benchmarks.peers.plain_aioboto3 import files
+from benchmarks.peers.plain_aioboto3 import files, peer_arguments
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("root")
-    parser.add_argument("bucket")
-    parser.add_argument("prefix")
-    parser.add_argument("endpoint")
-    parser.add_argument("--concurrency", type=int, default=256)
-    args = parser.parse_args()
+    args = peer_arguments(256)
     walked = list(files(args.root))
     with fast_s3.Uploader(
         endpoint_url=args.endpoint,

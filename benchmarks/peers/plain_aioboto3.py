@@ -41,14 +41,17 @@ async def upload(root: str, bucket: str, prefix: str, endpoint: str, concurrency
         await asyncio.gather(*workers)
 
 
-def main() -> None:
+def peer_arguments(concurrency: int) -> argparse.Namespace:
+    """ROOT BUCKET PREFIX ENDPOINT [--concurrency N]: what every peer runner takes."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("root")
-    parser.add_argument("bucket")
-    parser.add_argument("prefix")
-    parser.add_argument("endpoint")
-    parser.add_argument("--concurrency", type=int, default=100)
-    args = parser.parse_args()
+    for name in ("root", "bucket", "prefix", "endpoint"):
+        parser.add_argument(name)
+    parser.add_argument("--concurrency", type=int, default=concurrency)
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = peer_arguments(100)
     asyncio.run(upload(args.root, args.bucket, args.prefix, args.endpoint, args.concurrency))
 
 
