@@ -4,9 +4,11 @@ included), and, once the store says SlowDown, a paced rate that adapts (AIMD).
 Why a rate and not only fewer requests in flight: against a store that answers in a
 millisecond, even one request in flight can exceed what it accepts. So throttling is answered
 with a token-bucket pace:
-- on a throttle answer (SlowDown, 503, 429): the rate becomes 0.7 x what was sent in the last
-  second (or 0.7 x the current rate), at most once per 200 ms, so one burst of throttles
-  arriving together counts as one signal;
+- on a throttle answer (SlowDown, 503, 429): the rate becomes 0.9 x what the store *accepted*
+  over the last second (what was sent counts throttled retries too, and cutting from that
+  took several rounds to get below the store's rate: measured, 55% of it on average), or
+  0.7 x the current rate when nothing was accepted; never higher than it was; at most once per
+  200 ms, so one burst of throttles arriving together counts as one signal;
 - on every success: the rate grows by 0.05 requests/s, i.e. about 5% per second while
   requests succeed;
 - once the rate is well above what is being sent (the limit no longer binds), it is dropped.
@@ -20,6 +22,7 @@ from collections import deque
 from types import TracebackType
 
 DECREASE = 0.7
+BELOW_ACCEPTED = 0.9
 INCREASE_PER_SUCCESS = 0.05
 MIN_RATE = 1.0
 _SIGNAL_GAP = 0.2
@@ -39,6 +42,8 @@ class RequestLimiter:
         self._semaphore = asyncio.Semaphore(limit)
         self._next_start = 0.0
         self._starts: deque[float] = deque()
+        self._successes: deque[float] = deque()
+        self._first_start: float | None = None
         self._last_decrease = float("-inf")
 
     async def __aenter__(self) -> None:
@@ -53,6 +58,8 @@ class RequestLimiter:
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         if self.adaptive:
             now = time.monotonic()
+            if self._first_start is None:
+                self._first_start = now
             starts = self._starts
             starts.append(now)
             while starts[0] < now - _WINDOW:
@@ -76,6 +83,13 @@ class RequestLimiter:
             await asyncio.sleep(start - now)
 
     def on_success(self) -> None:
+        if not self.adaptive:
+            return
+        now = time.monotonic()
+        successes = self._successes
+        successes.append(now)
+        while successes[0] < now - _WINDOW:
+            successes.popleft()
         if self.rate is None:
             return
         self.rate += INCREASE_PER_SUCCESS
@@ -90,6 +104,10 @@ class RequestLimiter:
         if now - self._last_decrease < _SIGNAL_GAP:
             return
         self._last_decrease = now
-        sent = len(self._starts) / _WINDOW
-        base = self.rate if self.rate is not None else max(sent, MIN_RATE)
-        self.rate = max(MIN_RATE, base * DECREASE)
+        while self._successes and self._successes[0] < now - _WINDOW:
+            self._successes.popleft()
+        span = min(_WINDOW, now - (self._first_start or now)) or _WINDOW
+        accepted = len(self._successes) / span
+        current = self.rate if self.rate is not None else max(len(self._starts) / span, MIN_RATE)
+        target = accepted * BELOW_ACCEPTED if accepted >= MIN_RATE else current * DECREASE
+        self.rate = max(MIN_RATE, min(target, current))

@@ -99,7 +99,9 @@ async def upload_multipart(
             if most > 1:
                 # A create whose answer was lost (reset, timeout) may still have made an
                 # upload we never learned the id of: find it by key, or it stays forever.
-                await asyncio.shield(upload.abort_strays())
+                # A stalled one can even arrive later, so the run sweeps the key again at the end.
+                requests.stray_keys.add(key)
+                await asyncio.shield(abort_strays(requests, key, keep=upload.upload_id))
         requests.anything_written = True
         return max(most, sent), start.size
     except ChangedWhileReading:
@@ -182,19 +184,6 @@ class _Upload:
         except Exception as exc:  # the original failure matters more; say what is left over
             log.warning("could not abort multipart upload %s of %s: %s", self.upload_id, self.key, exc)
 
-    async def abort_strays(self) -> None:
-        """Abort every upload in progress for this key but ours (best effort, retried)."""
-        requests = self.requests
-        try:
-            listing, _ = await requests.call_retrying("list_multipart_uploads", Prefix=self.key)
-            for stray in listing.get("Uploads", ()):
-                if stray["Key"] == self.key and stray["UploadId"] != self.upload_id:
-                    await requests.call_retrying(
-                        "abort_multipart_upload", Key=self.key, UploadId=stray["UploadId"]
-                    )
-        except Exception as exc:
-            log.warning("could not look for stray multipart uploads of %s: %s", self.key, exc)
-
     async def _abort(self) -> None:
         client = self.requests.client
         for attempt in range(3):
@@ -209,3 +198,20 @@ class _Upload:
                         raise
                     return
                 await asyncio.sleep(0.2 * (attempt + 1))
+
+
+async def abort_strays(requests: Requests, key: str, *, keep: str | None = None) -> None:
+    """Abort every upload in progress for ``key`` but ``keep`` (best effort, retried)."""
+    try:
+        listing, _ = await requests.call_retrying("list_multipart_uploads", Prefix=key)
+        for stray in listing.get("Uploads", ()):
+            if stray["Key"] == key and stray["UploadId"] != keep:
+                await requests.call_retrying("abort_multipart_upload", Key=key, UploadId=stray["UploadId"])
+    except Exception as exc:
+        log.warning("could not look for stray multipart uploads of %s: %s", key, exc)
+
+
+async def sweep_strays(requests: Requests) -> None:
+    """At the end of a run: abort what late-arriving creates left behind."""
+    for key in sorted(requests.stray_keys):
+        await abort_strays(requests, key)

@@ -38,6 +38,7 @@ class Requests:
         self.backoff = backoff
         self._rng = rng or random.Random()
         self.anything_written = False
+        self.stray_keys: set[str] = set()  # multipart keys whose create needed retries
 
     async def call(self, operation: str, attempts_before: int, **params: Any) -> tuple[Any, int]:
         """Send one request; returns (response, requests sent) or raises Retry/GiveUp/fatal."""

@@ -21,6 +21,7 @@ from s3flood._errors import DestinationError
 from s3flood._events import EventKind, ProgressCallback, ProgressEvent
 from s3flood._limiter import RequestLimiter
 from s3flood._manifest import ManifestWriter
+from s3flood._multipart import sweep_strays
 from s3flood._options import UploadOptions
 from s3flood._processes import ChildChannel, ProcessPool
 from s3flood._remote import RemoteIndex, UnchangedCheck
@@ -131,7 +132,11 @@ class Run:
                     unchanged,
                 )
             tasks.append(self._pipeline(sender))
-            await run_together(*tasks)
+            try:
+                await run_together(*tasks)
+            finally:
+                if requests.stray_keys:
+                    await asyncio.shield(sweep_strays(requests))
 
     @contextlib.asynccontextmanager
     async def _open_client(self) -> AsyncIterator[Any]:
