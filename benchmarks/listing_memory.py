@@ -12,12 +12,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
 import sys
 import tempfile
 import threading
-import time
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._measure import run_measured
 
 PAGE = 1000
 
@@ -81,8 +84,7 @@ def measure(keys: int) -> tuple[float, float]:
             AWS_SECRET_ACCESS_KEY="bench-secret",
             AWS_DEFAULT_REGION="us-east-1",
         )
-        started = time.monotonic()
-        child = subprocess.Popen(
+        elapsed, peak, _ = run_measured(
             [
                 sys.executable,
                 "-m",
@@ -96,14 +98,9 @@ def measure(keys: int) -> tuple[float, float]:
                 "--dry-run",
                 "--json",
             ],
-            stdout=subprocess.DEVNULL,
-            env=env,
+            env,
         )
-        _, status, usage = os.wait4(child.pid, 0)
-        elapsed = time.monotonic() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"s3flood exited with {os.waitstatus_to_exitcode(status)}")
-    return usage.ru_maxrss / 1024, elapsed
+    return peak, elapsed
 
 
 def main() -> None:

@@ -33,7 +33,7 @@ async def thread_pread(path: str) -> int:
 async def with_aiofiles(path: str) -> int:
     total = 0
     async with aiofiles.open(path, "rb") as f:
-        size = os.path.getsize(path)
+        size = os.fstat(f.fileno()).st_size
         for offset in range(0, size, PART):
             await f.seek(offset)
             total += len(await f.read(PART))

@@ -7,30 +7,17 @@ against SeaweedFS. The re-run lists the prefix and checks every file's content, 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._measure import run_measured  # noqa: E402
 from examples.generate import generate  # noqa: E402
 from s3flood import localstore  # noqa: E402
-
-
-def timed(args: list[str], env: dict[str, str]) -> tuple[float, float, dict[str, object]]:
-    started = time.monotonic()
-    child = subprocess.Popen(args, stdout=subprocess.PIPE, env=env)
-    _, status, usage = os.wait4(child.pid, 0)
-    elapsed = time.monotonic() - started
-    assert child.stdout is not None
-    report = json.loads(child.stdout.read())
-    assert os.waitstatus_to_exitcode(status) == 0, report
-    return elapsed, usage.ru_maxrss / 1024, report
 
 
 def main() -> None:
@@ -54,9 +41,9 @@ def main() -> None:
             store.endpoint_url,
             "--json",
         ]
-        first, first_rss, report = timed(base, env)
+        first, first_rss, report = run_measured(base, env)
         assert report["uploaded"] == args.files
-        second, second_rss, again = timed([*base, "--skip-unchanged"], env)
+        second, second_rss, again = run_measured([*base, "--skip-unchanged"], env)
         assert (again["uploaded"], again["skipped"]) == (0, args.files), again
     print(
         f"first run: {first:.1f}s ({args.files / first:,.0f} files/s, {first_rss:.0f} MB RSS); "

@@ -6,14 +6,15 @@ python benchmarks/walk.py [--files 1000000]
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks._measure import run_measured  # noqa: E402
+
 DATA = ROOT / "bench-data"
 
 
@@ -44,8 +45,7 @@ def main() -> None:
         AWS_SECRET_ACCESS_KEY="walk-secret",
         AWS_DEFAULT_REGION="us-east-1",
     )
-    started = time.monotonic()
-    child = subprocess.Popen(
+    elapsed, rss, report = run_measured(
         [
             sys.executable,
             "-m",
@@ -58,18 +58,12 @@ def main() -> None:
             "--endpoint-url",
             "http://127.0.0.1:9",
         ],
-        stdout=subprocess.PIPE,
-        env=env,
+        env,
     )
-    _, status, usage = os.wait4(child.pid, 0)
-    elapsed = time.monotonic() - started
-    assert child.stdout is not None
-    report = json.loads(child.stdout.read())
-    assert os.waitstatus_to_exitcode(status) == 0
     assert report["found"] == args.files, report["found"]
     print(
         f"dry run over {args.files:,} files: {elapsed:.1f}s, {args.files / elapsed:,.0f} files/s, "
-        f"peak RSS {usage.ru_maxrss / 1024:.0f} MB"
+        f"peak RSS {rss:.0f} MB"
     )
 
 

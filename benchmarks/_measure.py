@@ -1,0 +1,22 @@
+"""Running one measured child process: wall time, peak RSS (wait4, children included), its JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from typing import Any
+
+
+def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, float, Any]:
+    """(seconds, peak RSS in MB, the JSON it printed); raises if it failed."""
+    started = time.monotonic()
+    child = subprocess.Popen(args, stdout=subprocess.PIPE, env=env)
+    assert child.stdout is not None
+    output = child.stdout.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    elapsed = time.monotonic() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{args[:4]} exited with {os.waitstatus_to_exitcode(status)}")
+    return elapsed, usage.ru_maxrss / 1024, json.loads(output)
