@@ -4,7 +4,6 @@ SeaweedFS with authentication on (moto accepts any key)."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,6 +47,11 @@ def files(root: Path, count: int = 200) -> Path:
     return root
 
 
+def use(monkeypatch: pytest.MonkeyPatch, identity: dict[str, str]) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", identity["accessKey"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", identity["secretKey"])
+
+
 @pytest.mark.parametrize(
     ("access_key", "secret_key", "codes"),
     [
@@ -63,8 +67,7 @@ async def test_bad_credentials_raise_destination_error_promptly(
     secret_key: str,
     codes: set[str],
 ) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", access_key)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret_key)
+    use(monkeypatch, {"accessKey": access_key, "secretKey": secret_key})
     started = time.monotonic()
     with pytest.raises(s3flood.DestinationError) as info:
         await s3flood.upload_directory(files(tmp_path), "secured", endpoint_url=secured.endpoint_url)
@@ -77,8 +80,7 @@ async def test_bad_credentials_raise_destination_error_promptly(
 async def test_access_denied_before_anything_is_written_is_fatal(
     tmp_path: Path, secured: LocalS3, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", READER["accessKey"])
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", READER["secretKey"])
+    use(monkeypatch, READER)
     with pytest.raises(s3flood.DestinationError, match="AccessDenied"):
         await s3flood.upload_directory(files(tmp_path), "secured", endpoint_url=secured.endpoint_url)
 
@@ -86,8 +88,7 @@ async def test_access_denied_before_anything_is_written_is_fatal(
 async def test_a_missing_bucket_on_a_real_store_is_fatal(
     tmp_path: Path, secured: LocalS3, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", WRITER["accessKey"])
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", WRITER["secretKey"])
+    use(monkeypatch, WRITER)
     with pytest.raises(s3flood.DestinationError, match="NoSuchBucket"):
         await s3flood.upload_directory(files(tmp_path), "not-there", endpoint_url=secured.endpoint_url)
 
@@ -95,8 +96,6 @@ async def test_a_missing_bucket_on_a_real_store_is_fatal(
 async def test_the_right_credentials_work(
     tmp_path: Path, secured: LocalS3, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", WRITER["accessKey"])
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", WRITER["secretKey"])
+    use(monkeypatch, WRITER)
     report = await s3flood.upload_directory(files(tmp_path, 20), "secured", endpoint_url=secured.endpoint_url)
     assert report.uploaded == 20
-    assert os.environ["AWS_ACCESS_KEY_ID"] == WRITER["accessKey"]

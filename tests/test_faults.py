@@ -21,7 +21,6 @@ from examples.generate import generate
 from s3flood.localstore import LocalS3, free_port
 from tests.conftest import all_keys, make_run, open_uploads, read_object
 from tests.faultproxy import (
-    FLIP,
     INTERNAL,
     RESET_AFTER,
     RESET_BEFORE,
@@ -378,7 +377,3 @@ def test_tls_certificates_are_verified_by_default(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait()
-
-
-def test_the_flip_fault_is_exported_for_the_integrity_tests() -> None:
-    assert FLIP.kind == "flip"
