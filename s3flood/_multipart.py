@@ -10,6 +10,7 @@ cancellation, Ctrl-C) aborts the upload before the exception goes on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import Callable
@@ -81,8 +82,8 @@ async def upload_multipart(
         create_params = dict(extra, Key=key)
         if algorithm is not None:
             create_params["ChecksumAlgorithm"] = algorithm
-        created, most = await requests.call_retrying("create_multipart_upload", **create_params)
-        upload = _Upload(requests, key, created["UploadId"], checksum, on_bytes)
+        upload_id, most = await _create(requests, key, create_params)
+        upload = _Upload(requests, key, upload_id, checksum, on_bytes)
         try:
             most = max(most, await upload.send_parts(fd, budget, plan, start))
             _, sent = await requests.call_retrying(
@@ -108,6 +109,35 @@ async def upload_multipart(
         raise Retry("changed during upload", attempts=1) from None
     finally:
         os.close(fd)
+
+
+async def _create(requests: Requests, key: str, params: dict[str, Any]) -> tuple[str, int]:
+    """CreateMultipartUpload; returns (upload id, requests made).
+
+    Cancelled while its answer is on the way, the upload exists but its id is not yet ours: wait
+    for the answer (bounded) and abort it, or it would stay open forever.
+    """
+    creating = asyncio.ensure_future(requests.call_retrying("create_multipart_upload", **params))
+    try:
+        created, most = await asyncio.shield(creating)
+    except asyncio.CancelledError:
+        await asyncio.shield(_undo_create(requests, key, creating))
+        raise
+    return created["UploadId"], most
+
+
+async def _undo_create(requests: Requests, key: str, creating: asyncio.Future[Any]) -> None:
+    try:
+        created, _ = await asyncio.wait_for(creating, _ABORT_TIMEOUT)
+    except Exception:  # failed or silent: it may still have made an upload, so look by key
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(abort_strays(requests, key), _ABORT_TIMEOUT)
+        return
+    await _Upload(requests, key, created["UploadId"], None, _ignore).abort()
+
+
+def _ignore(_: int) -> None:
+    pass
 
 
 class _Upload:

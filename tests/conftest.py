@@ -65,17 +65,15 @@ async def aio_client(moto: LocalS3) -> AsyncIterator[Any]:
 
 def make_run(root: Path, bucket: str, **options: Any) -> Run:
     """A Run with the library's defaults, for tests that need its handle (limiter, report)."""
-    return prepare_run(
-        root,
-        bucket,
-        session=None,
-        client=None,
-        on_progress=None,
-        include=(),
-        exclude=(),
-        manifest=None,
-        **options,
-    )
+    defaults: dict[str, Any] = {
+        "session": None,
+        "client": None,
+        "on_progress": None,
+        "include": (),
+        "exclude": (),
+        "manifest": None,
+    }
+    return prepare_run(root, bucket, **(defaults | options))
 
 
 def all_keys(store: LocalS3, bucket: str, prefix: str = "") -> dict[str, int]:

@@ -20,7 +20,11 @@ from urllib.parse import unquote, urlsplit
 
 @dataclass(frozen=True)
 class Fault:
-    """What to do to one request. kind: status | reset_before | reset_after | stall | truncate | flip."""
+    """What to do to one request.
+
+    kind: status | reset_before | reset_after | stall (before the server sees it) | late (the server
+    has acted, its answer is held back) | truncate | flip.
+    """
 
     kind: str
     status: int = 503
@@ -138,7 +142,7 @@ class FaultProxy:
                         self.stats.faults[fault.kind] += 1
                     if upstream is None:
                         upstream = await asyncio.open_connection(self.upstream_host, self.upstream_port)
-                    keep = await self._exchange(request, fault, writer, upstream)
+                    keep = await self._exchange(request, fault, reader, writer, upstream)
                 finally:
                     self.stats.in_flight -= 1
                 if not keep:
@@ -154,6 +158,7 @@ class FaultProxy:
         self,
         request: Request,
         fault: Fault | None,
+        reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter],
     ) -> bool:
@@ -175,7 +180,16 @@ class FaultProxy:
             _reset(writer)
             return False
         if fault is not None and kind == "stall":
-            await asyncio.sleep(fault.seconds)
+            # A client never sends while its request is unanswered, so anything readable here is its
+            # hang-up: the stall ends there, as a real server's would, and stops counting as in flight.
+            try:
+                hung_up = await asyncio.wait_for(reader.read(1), fault.seconds)
+            except TimeoutError:
+                pass
+            else:
+                if not hung_up:
+                    return False
+                raise ConnectionError("the client sent bytes before its answer")
         body = request.body
         if kind == "flip" and body:
             index = len(body) // 2
@@ -184,6 +198,8 @@ class FaultProxy:
         up_writer.write(_head(request) + body)
         await up_writer.drain()
         head, response_body = await _read_response(up_reader, request.method)
+        if fault is not None and kind == "late":
+            await asyncio.sleep(fault.seconds)
         if kind == "reset_after":
             _reset(writer)
             return False

@@ -70,7 +70,7 @@ async def test_random_faults_of_every_kind_lose_nothing(tmp_path: Path, moto: Lo
     started = time.monotonic()
     with FaultProxy(moto.endpoint_url, random_faults(0.3, seed=11, faults=faults)) as proxy:
         async with asyncio.timeout(240):
-            report = await s3flood.upload_directory(
+            run = make_run(
                 tmp_path / "src",
                 bucket,
                 endpoint_url=proxy.url,
@@ -81,12 +81,17 @@ async def test_random_faults_of_every_kind_lose_nothing(tmp_path: Path, moto: Lo
                 multipart_threshold=5 * MiB,
                 part_size=5 * MiB,
             )
+            report = await run.execute()
         stats = proxy.stats
     assert report.ok, report.failed[:3]
     assert report.uploaded == len(made)
     assert report.retries > 0
     assert set(stats.faults) == {"status", "reset_before", "reset_after", "truncate", "stall"}
-    assert stats.max_in_flight <= 20
+    # Counted by the client: a request cut off by the read timeout closes its socket, and the proxy may
+    # read the next request before that close, so its own count can show one more for an instant.
+    # test_requests_in_flight_never_exceed_concurrency measures the bound at the proxy, with no cut-offs.
+    assert run.limiter is not None
+    assert run.limiter.max_in_flight <= 20
     by_key = outcomes_from(manifest)
     assert set(by_key) == set(made)
     assert all(len(records) == 1 for records in by_key.values())  # exactly one outcome each

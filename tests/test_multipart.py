@@ -189,6 +189,31 @@ async def test_cancelling_mid_upload_aborts_the_multipart_upload(
     assert all_keys(moto, bucket) == {}
 
 
+async def test_cancelling_while_the_create_answer_is_on_its_way_aborts_what_it_made(
+    tmp_path: Path, moto: LocalS3, bucket: str
+) -> None:
+    write_random(tmp_path / "big", 2 * THRESHOLD)
+
+    def hold_create_answer(request: Request) -> Fault | None:
+        creates = request.method == "POST" and request.query == "uploads"
+        return Fault("late", seconds=3) if creates else None
+
+    with FaultProxy(moto.endpoint_url, hold_create_answer) as proxy:
+        task = asyncio.create_task(
+            s3flood.upload_directory(
+                tmp_path, bucket, endpoint_url=proxy.url, multipart_threshold=THRESHOLD, part_size=THRESHOLD
+            )
+        )
+        async with asyncio.timeout(20):
+            while not open_uploads(moto, bucket):  # made on the server, the id not yet known to us
+                await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert open_uploads(moto, bucket) == []
+    assert all_keys(moto, bucket) == {}
+
+
 async def test_a_file_rewritten_between_two_part_reads_is_resent_never_stored_torn(
     tmp_path: Path, moto: LocalS3, bucket: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
