@@ -6,11 +6,14 @@ import contextlib
 import platform
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import aioboto3
 import botocore
+from aiobotocore.session import get_session
 from botocore.config import Config
+from botocore.utils import parse_timestamp
 
 from s3flood._hooks import install_fast_path, remove_expect_continue
 from s3flood._version import __version__
@@ -54,11 +57,34 @@ def client_config(settings: ClientSettings) -> Config:
     )
 
 
+def new_session(**kwargs: Any) -> aioboto3.Session:
+    """An aioboto3 session whose clients read timestamps fast.
+
+    botocore reads every timestamp with dateutil's general parser: 64% of the CPU of listing a
+    prefix (measured here: 50,000 keys in 3.4 s, of which 2.2 s in dateutil). S3 sends ISO 8601,
+    which datetime.fromisoformat reads in a fraction of a microsecond. The hook is botocore's
+    documented one (ResponseParserFactory.set_parser_defaults); a caller's session is never changed.
+    """
+    botocore_session = get_session()
+    botocore_session.get_component("response_parser_factory").set_parser_defaults(
+        timestamp_parser=_read_timestamp
+    )
+    return aioboto3.Session(botocore_session=botocore_session, **kwargs)
+
+
+def _read_timestamp(value: Any) -> datetime:
+    try:
+        return datetime.fromisoformat(value)
+    except (TypeError, ValueError):  # epoch numbers, HTTP dates in headers
+        result: datetime = parse_timestamp(value)
+        return result
+
+
 @contextlib.asynccontextmanager
 async def open_client(
     settings: ClientSettings, session: aioboto3.Session | None = None
 ) -> AsyncIterator[Any]:
-    session = session or aioboto3.Session()
+    session = session or new_session()
     kwargs: dict[str, Any] = {"config": client_config(settings), "verify": settings.verify_tls}
     if settings.endpoint_url is not None:
         kwargs["endpoint_url"] = settings.endpoint_url
@@ -72,5 +98,5 @@ async def open_client(
 
 
 async def has_credentials(session: aioboto3.Session | None) -> bool:
-    session = session or aioboto3.Session()
+    session = session or new_session()
     return await session.get_credentials() is not None

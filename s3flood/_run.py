@@ -15,7 +15,7 @@ import aioboto3
 
 from s3flood._budget import ByteBudget
 from s3flood._classify import Kind, Verdict, destination_error
-from s3flood._client import ClientSettings, has_credentials, open_client
+from s3flood._client import ClientSettings, has_credentials, new_session, open_client
 from s3flood._engine import DEFAULT_BACKOFF, Backoff, Job, Outcome, run_pipeline, run_together
 from s3flood._errors import DestinationError
 from s3flood._events import EventKind, ProgressCallback, ProgressEvent
@@ -272,7 +272,7 @@ async def serve_parent(conn: Connection) -> None:
     """A worker process: run the pipeline on what the parent sends until told there is no more."""
     bucket, options, credentials, shard = conn.recv()
     channel = ChildChannel(conn)
-    session = aioboto3.Session(**credentials) if credentials else None
+    session = new_session(**credentials) if credentials else None
     run = _ChildRun(channel, bucket, options, session)
     run.shard = shard
     work = asyncio.ensure_future(run._with_client())

@@ -343,9 +343,9 @@ async def _report_of(
 def _session(args: argparse.Namespace) -> Any:
     if not args.profile and not args.region:
         return None
-    import aioboto3  # noqa: PLC0415
+    from s3flood._client import new_session  # noqa: PLC0415
 
-    return aioboto3.Session(profile_name=args.profile, region_name=args.region)
+    return new_session(profile_name=args.profile, region_name=args.region)
 
 
 def _failed_paths(manifest: str, src: str) -> list[str]:

@@ -13,6 +13,7 @@ import aioboto3
 import pytest
 
 import s3flood
+from s3flood._client import ClientSettings, open_client
 from s3flood.localstore import LocalS3, free_port
 from tests.conftest import all_keys, make_run, read_object
 
@@ -274,3 +275,15 @@ def test_public_names_are_pinned() -> None:
     assert issubclass(s3flood.SourceError, s3flood.S3FloodError)
     assert issubclass(s3flood.DestinationError, s3flood.S3FloodError)
     assert issubclass(s3flood.UploadFailedError, s3flood.S3FloodError)
+
+
+async def test_our_sessions_read_timestamps_as_botocore_does(
+    moto: LocalS3, bucket: str, aio_client: Any
+) -> None:
+    await aio_client.put_object(Bucket=bucket, Key="k", Body=b"x")
+    async with open_client(ClientSettings(concurrency=1, endpoint_url=moto.endpoint_url)) as ours:
+        listed = (await ours.list_objects_v2(Bucket=bucket))["Contents"][0]["LastModified"]  # ISO 8601
+        headed = (await ours.head_object(Bucket=bucket, Key="k"))["LastModified"]  # an HTTP date
+    assert listed == (await aio_client.list_objects_v2(Bucket=bucket))["Contents"][0]["LastModified"]
+    assert headed == (await aio_client.head_object(Bucket=bucket, Key="k"))["LastModified"]
+    assert listed.tzinfo is not None
