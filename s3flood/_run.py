@@ -149,6 +149,7 @@ class Run:
             region=self.options.region,
             connect_timeout=self.options.connect_timeout,
             read_timeout=self.options.read_timeout,
+            bodies_checksummed=self.options.checksum is not None,
         )
         async with open_client(settings, self.session) as client:
             yield client

@@ -131,6 +131,37 @@ async def test_without_a_checksum_a_corrupted_body_would_be_stored(
     assert read_object(seaweedfs, weed_bucket, "small") != small
 
 
+@pytest.mark.parametrize("checksum", ["crc32", None])
+async def test_sigv4_hashes_the_body_only_when_no_checksum_covers_it(
+    tmp_path: Path, moto: LocalS3, bucket: str, checksum: str | None
+) -> None:
+    small = write_random(tmp_path / "small", 1000)
+    write_random(tmp_path / "large", 2 * THRESHOLD)
+    signed: dict[str, str] = {}
+
+    def record(request: Request) -> None:
+        if request.method == "PUT":
+            headers = {k.lower(): v for k, v in request.headers.items()}
+            signed[f"{request.key}?{request.query}"] = headers["x-amz-content-sha256"]
+
+    with FaultProxy(moto.endpoint_url, record) as proxy:
+        report = await s3flood.upload_directory(
+            tmp_path,
+            bucket,
+            endpoint_url=proxy.url,
+            multipart_threshold=THRESHOLD,
+            part_size=THRESHOLD,
+            checksum=checksum,  # type: ignore[arg-type]
+        )
+    assert report.uploaded == 2
+    assert len(signed) == 3  # the small PUT and two parts
+    if checksum is None:
+        assert signed["small?"] == hashlib.sha256(small).hexdigest()
+        assert "UNSIGNED-PAYLOAD" not in signed.values()
+    else:
+        assert set(signed.values()) == {"UNSIGNED-PAYLOAD"}
+
+
 async def test_a_part_that_always_fails_fails_the_file_and_leaves_no_upload_open(
     tmp_path: Path, moto: LocalS3, bucket: str
 ) -> None:
