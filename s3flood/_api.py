@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import aioboto3
 
 from s3flood._body import ChecksumName
 from s3flood._events import ProgressCallback
 from s3flood._options import (
+    AUTO,
     DEFAULT_CHECKSUM,
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_ATTEMPTS,
@@ -45,7 +46,7 @@ async def upload_directory(
     multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD,
     part_size: int = DEFAULT_PART_SIZE,
     checksum: ChecksumName | None = DEFAULT_CHECKSUM,
-    processes: int = 1,
+    processes: int | Literal["auto"] = AUTO,
     region: str | None = None,
     connect_timeout: float = 10.0,
     read_timeout: float = 60.0,
@@ -55,6 +56,10 @@ async def upload_directory(
     Returns an UploadReport (``found == uploaded + skipped + len(failed)``). Raises
     ValueError for bad arguments, SourceError for a bad source, DestinationError when
     nothing can be written. Per-file failures are in the report, never raised.
+
+    ``processes="auto"`` (the default) sends from one worker process per core (at most 4)
+    once the walk finds more than 2,000 files, and from this process otherwise, or when a
+    ``client`` or ``session`` is given (neither can cross processes).
     """
     run = prepare_run(
         path,
@@ -99,7 +104,7 @@ def prepare_run(
     """Validate everything (ValueError before any I/O) and build the Run."""
     if client is not None and options.get("endpoint_url") is not None:
         raise ValueError("pass either client or endpoint_url, not both: the client has its endpoint")
-    if client is not None and options.get("processes", 1) > 1:
+    if client is not None and options.get("processes", AUTO) not in (AUTO, 1):
         raise ValueError("pass either client or processes > 1: a client cannot cross processes")
     if on_progress is not None and not callable(on_progress):
         raise ValueError("on_progress must be callable")

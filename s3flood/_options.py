@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final, Literal
 
 from s3flood._body import CHECKSUMS, ChecksumName
 from s3flood._multipart import MIN_PART_SIZE
@@ -23,6 +24,11 @@ DEFAULT_PART_SIZE = 8 * MiB
 # budget plus ~100 MB: asyncio's transport keeps its own copy of bytes the socket has not taken.
 DEFAULT_BUFFER_BYTES = 64 * MiB
 DEFAULT_CHECKSUM: ChecksumName = "crc32"
+# "auto": one worker process per core (at most 4) once the walk has found more than
+# AUTO_PROCESSES_MIN_FILES files; fewer files, or one core, run in this process (see _run).
+AUTO: Final = "auto"
+MAX_AUTO_PROCESSES = 4
+AUTO_PROCESSES_MIN_FILES = 2000
 MAX_SINGLE_PUT = 5 * 1024**3
 
 
@@ -42,7 +48,7 @@ class UploadOptions:
     multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD
     part_size: int = DEFAULT_PART_SIZE
     checksum: ChecksumName | None = DEFAULT_CHECKSUM
-    processes: int = 1
+    processes: int | Literal["auto"] = AUTO
     buffer_bytes: int = DEFAULT_BUFFER_BYTES
     only: tuple[str, ...] | None = None  # just these relative paths (retrying failures)
     adaptive: bool = True  # pace requests when the store throttles (see _limiter)
@@ -52,7 +58,8 @@ class UploadOptions:
     def __post_init__(self) -> None:
         _positive_int("concurrency", self.concurrency)
         _positive_int("max_attempts", self.max_attempts)
-        _positive_int("processes", self.processes)
+        if self.processes != AUTO:
+            _positive_int("processes", self.processes)
         _positive_int("multipart_threshold", self.multipart_threshold)
         _positive_int("part_size", self.part_size)
         _positive_int("buffer_bytes", self.buffer_bytes)

@@ -161,7 +161,7 @@ class ProcessPool:
         sequence = 0
         batches: dict[int, list[tuple[int, FileEntry]]] = {}
         routed = self.run.options.skip_unchanged
-        async for entry in self.run._source():
+        async for entry in self.run._entries():
             sequence += 1
             index = shard_of(entry.key, self.count) if routed else -1
             batch = batches.setdefault(index, [])

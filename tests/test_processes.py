@@ -11,6 +11,7 @@ import pytest
 
 import s3flood
 from examples.generate import generate
+from s3flood._options import AUTO_PROCESSES_MIN_FILES
 from s3flood._processes import shard_of, split
 from s3flood.localstore import LocalS3
 from tests.conftest import all_keys, make_run, open_uploads, read_object
@@ -99,6 +100,28 @@ async def test_cancelling_stops_the_workers_aborts_uploads_and_accounts_for_ever
     assert report.found == report.uploaded + report.skipped + len(report.failed)
     assert report.found > 0
     assert open_uploads(moto, bucket) == []
+
+
+async def test_auto_uses_every_core_for_a_large_tree_and_one_process_for_a_small_one(
+    tmp_path: Path, moto: LocalS3, bucket: str, aio_client: object
+) -> None:
+    cores = len(os.sched_getaffinity(0))
+    large = generate(tmp_path / "large", AUTO_PROCESSES_MIN_FILES + 1)
+    small = generate(tmp_path / "small", AUTO_PROCESSES_MIN_FILES)
+
+    run = make_run(large, bucket, endpoint_url=moto.endpoint_url, prefix="large/")
+    report = await run.execute()
+    assert run.process_count == (min(cores, 4) if cores > 1 else 1)
+    assert report.uploaded == AUTO_PROCESSES_MIN_FILES + 1  # the peeked entries were not lost
+    assert len(all_keys(moto, bucket, "large/")) == AUTO_PROCESSES_MIN_FILES + 1
+
+    run = make_run(small, bucket, endpoint_url=moto.endpoint_url, prefix="small/")
+    assert (await run.execute()).uploaded == AUTO_PROCESSES_MIN_FILES
+    assert run.process_count == 1
+
+    run = make_run(large, bucket, client=aio_client, prefix="again/")  # a client cannot cross processes
+    assert (await run.execute()).uploaded == AUTO_PROCESSES_MIN_FILES + 1
+    assert run.process_count == 1
 
 
 def test_splitting_keeps_the_totals_and_shards_are_stable() -> None:
