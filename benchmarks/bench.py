@@ -126,7 +126,7 @@ def commands(tool: str, src: Path, bucket: str, prefix: str, url: str) -> list[s
     s3flood_base = [PY, "-m", "s3flood", "upload", str(src), dest, "--endpoint-url", url, "--no-progress"]
     table = {
         "s3flood": s3flood_base,
-        "s3flood -p2": [*s3flood_base, "--processes", "2"],
+        "s3flood -p1": [*s3flood_base, "--processes", "1"],  # the default is auto
         "s5cmd": ["s5cmd", "--endpoint-url", url, "cp", f"{src}/*", dest],
         "rclone": [
             "rclone",
@@ -312,7 +312,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--workloads", default="seed,large,mixed")
-    parser.add_argument("--tools", default="s3flood,s5cmd,rclone,aws cli v2,fast-s3,plain aioboto3")
+    parser.add_argument(
+        "--tools", default="s3flood,s3flood -p1,s5cmd,rclone,aws cli v2,fast-s3,plain aioboto3"
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--output", default=str(RESULTS / "bench"))
     args = parser.parse_args()

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from s3flood._engine import INTERRUPTED, NO_BACKOFF, Backoff, GiveUp, Job, Outcome, Retry, Skip, run_pipeline
+from s3flood._limiter import RequestLimiter
 
 Step = str  # "ok" | "retry" | "giveup" | "skip"
 DEADLINE = 20.0
@@ -272,3 +273,25 @@ def test_backoff_grows_and_is_capped_with_jitter() -> None:
     assert all(0 <= s <= 1.0 for s in samples)
     assert max(backoff.delay(1, rng) for _ in range(100)) <= 0.1
     assert NO_BACKOFF.delay(5, rng) == 0
+
+
+def test_one_throttle_signal_cuts_a_paced_rate_at_most_in_half() -> None:
+    limiter = RequestLimiter(10)
+    limiter.rate = 80.0
+    for _ in range(12):  # answers lag behind: the store seems to accept 12/s
+        limiter.on_success()
+    limiter.on_failure(throttled=True)
+    assert limiter.rate == pytest.approx(80.6 * 0.5)
+
+
+async def test_the_first_cut_trusts_no_accepted_rate_read_from_too_few_answers() -> None:
+    limiter = RequestLimiter(100)
+    for _ in range(50):  # a first burst of 50 requests
+        async with limiter:
+            pass
+    await asyncio.sleep(0.3)
+    for _ in range(3):  # only 3 answers back so far: "10/s accepted" would be a wild under-read
+        limiter.on_success()
+    limiter.on_failure(throttled=True)
+    assert limiter.rate is not None
+    assert limiter.rate > 50  # 0.7 x what was sent (~160/s), not 0.9 x 10/s
