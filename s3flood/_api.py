@@ -58,8 +58,9 @@ async def upload_directory(
     nothing can be written. Per-file failures are in the report, never raised.
 
     ``processes="auto"`` (the default) sends from one worker process per core (at most 4)
-    once the walk finds more than 2,000 files, and from this process otherwise, or when a
-    ``client`` or ``session`` is given (neither can cross processes).
+    once the walk finds more than 2,000 files, and from this process otherwise, when a
+    ``client`` or ``session`` is given (neither can cross processes), or with ``skip_unchanged``
+    (every worker would list the whole prefix).
     """
     run = prepare_run(
         path,

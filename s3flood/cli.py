@@ -207,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="worker processes, each with its own event loop and connections; 'auto' (the default) is"
         f" one per core, at most {MAX_AUTO_PROCESSES}, for trees of more than"
-        f" {AUTO_PROCESSES_MIN_FILES:,} files, else 1",
+        f" {AUTO_PROCESSES_MIN_FILES:,} files without --skip-unchanged, else 1",
     )
     how.add_argument("--connect-timeout", type=positive_float, default=10.0, metavar="SECONDS")
     how.add_argument("--read-timeout", type=positive_float, default=60.0, metavar="SECONDS")

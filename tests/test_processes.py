@@ -123,6 +123,10 @@ async def test_auto_uses_every_core_for_a_large_tree_and_one_process_for_a_small
     assert (await run.execute()).uploaded == AUTO_PROCESSES_MIN_FILES + 1
     assert run.process_count == 1
 
+    run = make_run(large, bucket, endpoint_url=moto.endpoint_url, prefix="large/", skip_unchanged=True)
+    assert (await run.execute()).skipped == AUTO_PROCESSES_MIN_FILES + 1
+    assert run.process_count == 1  # one listing, not one per worker
+
 
 def test_splitting_keeps_the_totals_and_shards_are_stable() -> None:
     assert sum(split(100, 3, i) for i in range(3)) == 100
