@@ -60,7 +60,7 @@ class Result:
     note: str = ""
 
     def median(self, attribute: str) -> float:
-        return statistics.median(getattr(s, attribute) for s in self.samples)
+        return float(statistics.median(getattr(s, attribute) for s in self.samples))
 
 
 def make_seed(path: Path) -> None:

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._measure import run_measured
+from benchmarks._measure import run_upload
 
 PAGE = 1000
 
@@ -72,33 +72,20 @@ def serve(total: int, ready: threading.Event, port_box: list[int]) -> None:
 
 def measure(keys: int) -> tuple[float, float]:
     """(peak RSS in MiB, seconds) of one dry run with --skip-unchanged over ``keys`` objects."""
-    ready, port_box = threading.Event(), []
+    ready = threading.Event()
+    port_box: list[int] = []
     threading.Thread(target=serve, args=(keys, ready, port_box), daemon=True).start()
     ready.wait()
     with tempfile.TemporaryDirectory() as src:
         with open(os.path.join(src, "one.txt"), "w") as f:
             f.write("x")
-        env = dict(
-            os.environ,
-            AWS_ACCESS_KEY_ID="bench",
-            AWS_SECRET_ACCESS_KEY="bench-secret",
-            AWS_DEFAULT_REGION="us-east-1",
-        )
-        elapsed, peak, _ = run_measured(
-            [
-                sys.executable,
-                "-m",
-                "s3flood",
-                "upload",
-                src,
-                "s3://bench/photos",
-                "--endpoint-url",
-                f"http://127.0.0.1:{port_box[0]}",
-                "--skip-unchanged",
-                "--dry-run",
-                "--json",
-            ],
-            env,
+        elapsed, peak, _ = run_upload(
+            src,
+            "s3://bench/photos",
+            "--endpoint-url",
+            f"http://127.0.0.1:{port_box[0]}",
+            "--skip-unchanged",
+            "--dry-run",
         )
     return peak, elapsed
 

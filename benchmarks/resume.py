@@ -7,7 +7,6 @@ against SeaweedFS. The re-run lists the prefix and checks every file's content, 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._measure import run_measured  # noqa: E402
+from benchmarks._measure import run_upload  # noqa: E402
 from examples.generate import generate  # noqa: E402
 from s3flood import localstore  # noqa: E402
 
@@ -26,24 +25,13 @@ def main() -> None:
     )
     parser.add_argument("--files", type=int, default=50_000)
     args = parser.parse_args()
-    env = dict(os.environ, **localstore.CREDENTIALS, AWS_DEFAULT_REGION="us-east-1")
     with tempfile.TemporaryDirectory() as scratch, localstore.running("seaweedfs") as store:
         src = generate(Path(scratch) / "src", args.files)
         store.create_bucket("resume")
-        base = [
-            sys.executable,
-            "-m",
-            "s3flood",
-            "upload",
-            str(src),
-            "s3://resume/r",
-            "--endpoint-url",
-            store.endpoint_url,
-            "--json",
-        ]
-        first, first_rss, report = run_measured(base, env)
+        base = (str(src), "s3://resume/r", "--endpoint-url", store.endpoint_url)
+        first, first_rss, report = run_upload(*base)
         assert report["uploaded"] == args.files
-        second, second_rss, again = run_measured([*base, "--skip-unchanged"], env)
+        second, second_rss, again = run_upload(*base, "--skip-unchanged")
         assert (again["uploaded"], again["skipped"]) == (0, args.files), again
     print(
         f"first run: {first:.1f}s ({args.files / first:,.0f} files/s, {first_rss:.0f} MB RSS); "

@@ -6,14 +6,13 @@ python benchmarks/walk.py [--files 1000000]
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._measure import run_measured  # noqa: E402
+from benchmarks._measure import run_upload  # noqa: E402
 
 DATA = ROOT / "bench-data"
 
@@ -39,26 +38,8 @@ def main() -> None:
     args = parser.parse_args()
     tree = DATA / f"walk-{args.files}"
     make_tree(tree, args.files)
-    env = dict(
-        os.environ,
-        AWS_ACCESS_KEY_ID="walk",
-        AWS_SECRET_ACCESS_KEY="walk-secret",
-        AWS_DEFAULT_REGION="us-east-1",
-    )
-    elapsed, rss, report = run_measured(
-        [
-            sys.executable,
-            "-m",
-            "s3flood",
-            "upload",
-            str(tree),
-            "s3://walk",
-            "--dry-run",
-            "--json",
-            "--endpoint-url",
-            "http://127.0.0.1:9",
-        ],
-        env,
+    elapsed, rss, report = run_upload(
+        str(tree), "s3://walk", "--dry-run", "--endpoint-url", "http://127.0.0.1:9"
     )
     assert report["found"] == args.files, report["found"]
     print(
