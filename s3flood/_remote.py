@@ -108,10 +108,9 @@ def file_matches(path: str, size: int, remote: tuple[int, bytes, int], part_size
 class UnchangedCheck:
     """Answers "does the destination already hold this file?" once the listing is complete."""
 
-    def __init__(self, index: RemoteIndex, part_size: int, multipart_threshold: int) -> None:
+    def __init__(self, index: RemoteIndex, part_size: int) -> None:
         self.index = index
         self.part_size = part_size
-        self.multipart_threshold = multipart_threshold
 
     async def remote(self, key: str) -> tuple[int, bytes, int] | None:
         if not self.index.ready.is_set():

@@ -148,7 +148,7 @@ class Run:
             if options.skip_unchanged:
                 index = RemoteIndex(self.shard)
                 tasks.append(index.load(requests, options.prefix))
-                unchanged = UnchangedCheck(index, options.part_size, options.multipart_threshold)
+                unchanged = UnchangedCheck(index, options.part_size)
             sender: Any
             if options.dry_run:
                 sender = DryRunSender(unchanged)
