@@ -2,6 +2,9 @@
 
     python benchmarks/bench.py [--workloads seed,large,mixed] [--rounds 3] [--tools ...]
 
+Also, not run by default: mixed-small and mixed-large, the mixed tree's files under and over
+1 MiB (hard links), to tell which half of the mixed tree a tool wins or loses.
+
 Each workload gets a fresh SeaweedFS on 127.0.0.1 (its data removed afterwards), warmed up by
 one untimed upload of the workload. In every round each tool uploads the workload to its own
 prefix; the harness checks that every object landed with the right size, and records wall
@@ -90,17 +93,45 @@ def make_mixed(path: Path) -> None:
         (folder / f"f{i}.dat").write_bytes(block[start : start + size])
 
 
+def _mixed_subset(path: Path, *, large: bool) -> None:
+    _, mixed = workload("mixed")
+    for folder, _, names in os.walk(mixed):
+        for name in names:
+            source = Path(folder) / name
+            if (source.stat().st_size >= MiB) == large:
+                target = path / source.relative_to(mixed)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.link(source, target)
+
+
+def make_mixed_small(path: Path) -> None:
+    _mixed_subset(path, large=False)
+
+
+def make_mixed_large(path: Path) -> None:
+    _mixed_subset(path, large=True)
+
+
 def make_huge(path: Path) -> None:
     """Issue 3's memory case: 4 x 1 GiB plus 10,000 small files."""
     make_large(path / "big", 4, 1024 * MiB)
     generate(path / "small", 10_000)
 
 
-MAKERS = {"seed": make_seed, "large": make_large, "mixed": make_mixed, "huge": make_huge}
+MAKERS = {
+    "seed": make_seed,
+    "large": make_large,
+    "mixed": make_mixed,
+    "mixed-small": make_mixed_small,
+    "mixed-large": make_mixed_large,
+    "huge": make_huge,
+}
 TITLES = {
     "seed": "seed: 50,000 x 12 B",
     "large": "large: 4 x 256 MiB",
     "mixed": "mixed: 10,000 files, 1 KiB-32 MiB",
+    "mixed-small": "mixed, its files under 1 MiB",
+    "mixed-large": "mixed, its files of 1 MiB or more",
     "huge": "4 x 1 GiB + 10,000 small",
 }
 
@@ -315,7 +346,7 @@ def chart(results: list[Result], path: Path) -> None:
     for axis, name in zip(axes[0], names, strict=True):
         group = [r for r in results if r.workload.name == name and r.samples]
         load = group[0].workload if group else None
-        by_bytes = name in ("large", "huge")
+        by_bytes = name in ("large", "huge", "mixed-large")
         values = (
             [(load.size / 1e6 if by_bytes else load.files) / r.median("wall") for r in group] if load else []
         )
