@@ -158,7 +158,7 @@ def commands(tool: str, src: Path, bucket: str, prefix: str, url: str) -> list[s
     s3flood_base = [PY, "-m", "s3flood", "upload", str(src), dest, "--endpoint-url", url, "--no-progress"]
     table = {
         "s3flood": s3flood_base,
-        "s3flood -p1": [*s3flood_base, "--processes", "1"],  # the default is auto
+        "s3flood auto": [*s3flood_base, "--processes", "auto"],  # the default is 1
         "s5cmd": ["s5cmd", "--endpoint-url", url, "cp", f"{src}/*", dest],
         "rclone": [
             "rclone",
@@ -250,7 +250,7 @@ def warm_up(store: localstore.LocalS3, src: Path, bucket: str, env: dict[str, st
     """One untimed upload of the whole workload before round 1. A fresh SeaweedFS grows its
     volumes during its first minute of writes: without this, whichever tool went first ran up
     to twice as slow (seen here: 67.8 s for a run that took 37.6 s in round 2)."""
-    tool = "s5cmd" if not available("s5cmd") else "s3flood -p1"
+    tool = "s5cmd" if not available("s5cmd") else "s3flood"
     cmd = commands(tool, src, bucket, "warm-up/", store.endpoint_url)
     assert cmd is not None
     started = time.monotonic()
@@ -368,7 +368,7 @@ def main() -> None:
     )
     parser.add_argument("--workloads", default="seed,large,mixed")
     parser.add_argument(
-        "--tools", default="s3flood,s3flood -p1,s5cmd,rclone,aws cli v2,fast-s3,plain aioboto3"
+        "--tools", default="s3flood,s3flood auto,s5cmd,rclone,aws cli v2,fast-s3,plain aioboto3"
     )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--output", default=str(RESULTS / "bench"))

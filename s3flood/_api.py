@@ -17,6 +17,7 @@ from s3flood._options import (
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_MULTIPART_THRESHOLD,
     DEFAULT_PART_SIZE,
+    DEFAULT_PROCESSES,
     UploadOptions,
     as_path,
     as_patterns,
@@ -46,7 +47,7 @@ async def upload_directory(
     multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD,
     part_size: int = DEFAULT_PART_SIZE,
     checksum: ChecksumName | None = DEFAULT_CHECKSUM,
-    processes: int | Literal["auto"] = AUTO,
+    processes: int | Literal["auto"] = DEFAULT_PROCESSES,
     region: str | None = None,
     connect_timeout: float = 10.0,
     read_timeout: float = 60.0,
@@ -57,10 +58,10 @@ async def upload_directory(
     ValueError for bad arguments, SourceError for a bad source, DestinationError when
     nothing can be written. Per-file failures are in the report, never raised.
 
-    ``processes="auto"`` (the default) sends from one worker process per core (at most 4)
-    once the walk finds more than 2,000 files, and from this process otherwise, when a
-    ``client`` or ``session`` is given (neither can cross processes), or with ``skip_unchanged``
-    (every worker would list the whole prefix).
+    ``processes=1`` (the default) sends from this process. ``processes="auto"`` sends from one
+    worker process per core (at most 4) once the walk finds more than 2,000 files, and from
+    this process otherwise, when a ``client`` or ``session`` is given (neither can cross
+    processes), or with ``skip_unchanged`` (every worker would list the whole prefix).
     """
     run = prepare_run(
         path,
@@ -105,7 +106,7 @@ def prepare_run(
     """Validate everything (ValueError before any I/O) and build the Run."""
     if client is not None and options.get("endpoint_url") is not None:
         raise ValueError("pass either client or endpoint_url, not both: the client has its endpoint")
-    if client is not None and options.get("processes", AUTO) not in (AUTO, 1):
+    if client is not None and options.get("processes", DEFAULT_PROCESSES) not in (AUTO, 1):
         raise ValueError("pass either client or processes > 1: a client cannot cross processes")
     if on_progress is not None and not callable(on_progress):
         raise ValueError("on_progress must be callable")

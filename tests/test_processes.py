@@ -102,28 +102,35 @@ async def test_cancelling_stops_the_workers_aborts_uploads_and_accounts_for_ever
     assert open_uploads(moto, bucket) == []
 
 
-async def test_auto_uses_every_core_for_a_large_tree_and_one_process_for_a_small_one(
+async def test_one_process_by_default_and_auto_uses_every_core_for_a_large_tree_only(
     tmp_path: Path, moto: LocalS3, bucket: str, aio_client: object
 ) -> None:
     cores = len(os.sched_getaffinity(0))
     large = generate(tmp_path / "large", AUTO_PROCESSES_MIN_FILES + 1)
     small = generate(tmp_path / "small", AUTO_PROCESSES_MIN_FILES)
 
-    run = make_run(large, bucket, endpoint_url=moto.endpoint_url, prefix="large/")
+    run = make_run(large, bucket, endpoint_url=moto.endpoint_url, prefix="default/")
+    assert (await run.execute()).uploaded == AUTO_PROCESSES_MIN_FILES + 1
+    assert run.process_count == 1  # the default is one process; "auto" is asked for
+
+    run = make_run(large, bucket, endpoint_url=moto.endpoint_url, prefix="large/", processes="auto")
     report = await run.execute()
     assert run.process_count == (min(cores, 4) if cores > 1 else 1)
     assert report.uploaded == AUTO_PROCESSES_MIN_FILES + 1  # the peeked entries were not lost
     assert len(all_keys(moto, bucket, "large/")) == AUTO_PROCESSES_MIN_FILES + 1
 
-    run = make_run(small, bucket, endpoint_url=moto.endpoint_url, prefix="small/")
+    run = make_run(small, bucket, endpoint_url=moto.endpoint_url, prefix="small/", processes="auto")
     assert (await run.execute()).uploaded == AUTO_PROCESSES_MIN_FILES
     assert run.process_count == 1
 
-    run = make_run(large, bucket, client=aio_client, prefix="again/")  # a client cannot cross processes
+    # a client cannot cross processes
+    run = make_run(large, bucket, client=aio_client, prefix="again/", processes="auto")
     assert (await run.execute()).uploaded == AUTO_PROCESSES_MIN_FILES + 1
     assert run.process_count == 1
 
-    run = make_run(large, bucket, endpoint_url=moto.endpoint_url, prefix="large/", skip_unchanged=True)
+    run = make_run(
+        large, bucket, endpoint_url=moto.endpoint_url, prefix="large/", skip_unchanged=True, processes="auto"
+    )
     assert (await run.execute()).skipped == AUTO_PROCESSES_MIN_FILES + 1
     assert run.process_count == 1  # one listing, not one per worker
 
