@@ -20,8 +20,8 @@ DEFAULT_MULTIPART_THRESHOLD = 16 * MiB
 DEFAULT_PART_SIZE = 8 * MiB
 # The bound on file bytes read into memory at once (bodies and parts), whatever the file sizes.
 # Measured on 4 x 256 MiB to SeaweedFS: 32-128 MiB all reach the store's ~145 MB/s, 256 MiB
-# fell to 98 MB/s (too many parts at once contend in the store). Peak RSS is about twice the
-# budget plus ~100 MB: asyncio's transport keeps its own copy of bytes the socket has not taken.
+# fell to 98 MB/s (too many parts at once contend in the store). Bodies are written in slices
+# (see _transport), so the transport holds no second copy of a whole body.
 DEFAULT_BUFFER_BYTES = 64 * MiB
 DEFAULT_CHECKSUM: ChecksumName = "crc32"
 # One process by default. Since bodies go out through the lean exchange (see _transport), one
