@@ -100,6 +100,7 @@ class _Connection(asyncio.Protocol):
             if headers.get("connection", "").lower() == "close" or self._buffer:
                 self.reusable = False
             self._answer.set_result((status, headers, body))
+            self.resume_writing()  # a writer waiting for the socket to drain sees the answer
 
     def eof_received(self) -> bool | None:
         self.reusable = False
@@ -131,6 +132,12 @@ class _Connection(asyncio.Protocol):
                         await self._drained
                 if self.transport is None:
                     break  # connection_lost has already failed the answer
+                if answer.done():
+                    # The store answered before taking the whole body (an error such as
+                    # EntityTooLarge or AccessDenied): that answer stands; the rest is not sent,
+                    # so the connection cannot carry another request.
+                    self.reusable = False
+                    break
                 transport.write(view[offset : offset + _SLICE])
             # asyncio.timeout, not wait_for: on 3.11, wait_for can swallow a cancellation that
             # arrives as the answer does, and a stopping run must stop.

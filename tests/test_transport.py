@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -20,7 +17,7 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 from s3flood import _client
 from s3flood._client import ClientSettings, open_client
 from s3flood._transport import LeanTransport, _parse
-from s3flood.localstore import LocalS3, free_port
+from s3flood.localstore import LocalS3
 from tests.conftest import make_run, read_object
 
 
@@ -126,6 +123,24 @@ async def test_keep_alive_reuses_one_connection_and_bodies_arrive_whole() -> Non
     assert connections == 1
 
 
+async def test_an_answer_before_the_whole_body_is_taken_ends_the_exchange_at_once() -> None:
+    async def refuse_early(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        xml = b"<Error><Code>EntityTooLarge</Code></Error>"
+        writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: %d\r\n\r\n%s" % (len(xml), xml))
+        await writer.drain()
+        await asyncio.sleep(10)  # and never reads the body
+
+    async for port in serve(refuse_early):
+        transport = LeanTransport(connect_timeout=2, read_timeout=3, ssl_context=None)
+        started = time.monotonic()
+        response = await transport.send(request(port, b"x" * 50_000_000))
+        assert response is not None
+        assert response.status_code == 400
+        assert time.monotonic() - started < 2  # not the read timeout
+        await transport.close()
+
+
 async def test_a_server_that_never_answers_is_cut_off_by_the_read_timeout() -> None:
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await asyncio.sleep(10)
@@ -202,35 +217,11 @@ async def test_errors_in_chunked_answers_reach_botocore_as_client_errors() -> No
     assert info.value.response["Error"]["Code"] == "SlowDown"
 
 
-@pytest.fixture(scope="module")
-def tls_moto() -> Iterator[int]:
-    """A moto server on https with its own self-signed certificate; yields its port."""
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port), "-s"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline
-                time.sleep(0.2)
-        yield port
-    finally:
-        server.terminate()
-        server.wait()
-
-
-async def test_the_lean_exchange_speaks_tls(tls_moto: int, sent: collections.Counter[str]) -> None:
+async def test_the_lean_exchange_speaks_tls(tls_moto: LocalS3, sent: collections.Counter[str]) -> None:
     """Over https against moto's self-signed certificate, with verification off (the trusted
     case is the same code with a CA bundle; that an untrusted certificate is refused is
     test_faults' test_tls_certificates_are_verified_by_default)."""
-    settings = ClientSettings(concurrency=2, endpoint_url=f"https://127.0.0.1:{tls_moto}", verify_tls=False)
+    settings = ClientSettings(concurrency=2, endpoint_url=tls_moto.endpoint_url, verify_tls=False)
     body = bytes(range(256)) * 12_000  # ~3 MiB
     async with open_client(settings) as client:
         await client.create_bucket(Bucket="tls")
